@@ -244,7 +244,7 @@ func (d *decoder) decode(n *json.Node, v reflect.Value, p Path, legacy []string)
 		var buf [16]keyed
 		for _, kn := range sortedKeys(m, buf[:0]) {
 			fi, exact := si.lookup(kn.key)
-			if fi != nil && (d.version.Less(fi.since) || (legacy != nil && d.version == V3_0 && !contains(legacy, fi.name))) {
+			if fi != nil && (d.version.Less(fi.since) || (legacy != nil && d.version == V3_0 && !hasString(legacy, fi.name))) {
 				fi = nil
 			}
 			if fi == nil {
@@ -275,7 +275,7 @@ func (si *structInfo) lookup(k string) (*fieldInfo, bool) {
 	return nil, false
 }
 
-func contains(l []string, s string) bool {
+func hasString(l []string, s string) bool {
 	for _, x := range l {
 		if x == s {
 			return true
@@ -321,7 +321,27 @@ func suggest(si *structInfo, k string, v Version) string {
 	if bestD <= limit {
 		return best
 	}
-	return ""
+	// abbreviations: "sshkeys" for "sshAuthorizedKeys"
+	if len(lk) >= 4 {
+		best = ""
+		for _, f := range si.fields {
+			lf := strings.ToLower(f.name)
+			if !v.Less(f.since) && isSubsequence(lk, lf) && (best == "" || len(f.name) < len(best)) {
+				best = f.name
+			}
+		}
+	}
+	return best
+}
+
+func isSubsequence(short, long string) bool {
+	i := 0
+	for j := 0; j < len(long) && i < len(short); j++ {
+		if short[i] == long[j] {
+			i++
+		}
+	}
+	return i == len(short)
 }
 
 func editDistance(a, b string) int {

@@ -834,7 +834,7 @@ func (c *validator) systemd(s *Systemd, p Path) {
 		if !ok || !notEmpty(t.Contents) {
 			continue
 		}
-		opts, err := unit.Deserialize(strings.NewReader(*t.Contents))
+		opts, err := unit.DeserializeOptions(strings.NewReader(*t.Contents))
 		if err == nil && !hasInstall(opts) {
 			c.warn(up.idx(i).key("contents"), "template unit \""+tmpl+"\" for \""+u.Name+"\" doesn't have Install section")
 		}
@@ -846,7 +846,7 @@ func (c *validator) systemd(s *Systemd, p Path) {
 			c.err(ip.key("name"), msgUnitExt)
 		}
 		if u.Contents != nil {
-			opts, err := unit.Deserialize(strings.NewReader(*u.Contents))
+			opts, err := unit.DeserializeOptions(strings.NewReader(*u.Contents))
 			if err != nil {
 				c.err(ip.key("contents"), "invalid unit content: "+err.Error())
 			} else if isTrue(u.Enabled) && *u.Contents != "" && !hasInstall(opts) {
@@ -857,7 +857,7 @@ func (c *validator) systemd(s *Systemd, p Path) {
 			d := &u.Dropins[j]
 			dp := ip.key("dropins").idx(j)
 			if d.Contents != nil {
-				if _, err := unit.Deserialize(strings.NewReader(*d.Contents)); err != nil {
+				if _, err := unit.DeserializeOptions(strings.NewReader(*d.Contents)); err != nil {
 					c.err(dp.key("contents"), "invalid unit content: "+err.Error())
 				}
 			}

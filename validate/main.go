@@ -20,7 +20,7 @@ import (
 var version = "v0.1.0-dev"
 
 const usage = `Usage:
-  ignition-validate [--strict] [--format text|json] FILE... | -
+  ignition-validate [--strict] [--format text|json] [--explain] FILE... | -
 
 Checks Ignition configs (spec %s) and prints every problem found,
 one per line: "error at $.storage.files.0.path, line 8 col 17: path not absolute".
@@ -44,6 +44,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	strict := fs.Bool("strict", false, "treat warnings (unknown keys, ...) as errors")
 	format := fs.String("format", "text", "output format: text or json")
 	showVersion := fs.Bool("version", false, "print the version of ignition-validate")
+	doExplain := fs.Bool("explain", false, "also describe, in plain words, what each valid config does (text format)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, usage, config.SupportedVersions[0].String()+" to "+config.Newest.String())
 		fs.PrintDefaults()
@@ -109,6 +110,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				continue
 			}
 			fmt.Fprintf(stdout, "%s%s\n", prefix, e)
+		}
+		if *doExplain && *format == "text" {
+			if perr != nil || rep.IsFatal() {
+				fmt.Fprintf(stdout, "%s: invalid (%d error(s), %d warning(s))\n", name, rep.Errors(), rep.Warnings())
+			} else {
+				fmt.Fprintf(stdout, "%s: valid (%d warning(s))\n", name, rep.Warnings())
+				explain(stdout, res)
+			}
 		}
 	}
 	if *format == "json" {

@@ -1,0 +1,61 @@
+# ignition-go: a first-boot provisioning tool config-compatible with CoreOS Ignition.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.1.0-dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
+FUZZTIME ?= 10s
+
+.PHONY: all deps build test unit cross fuzz bench size lint demo clean schema
+
+all: build
+
+# Everything a fresh Debian 12 machine needs. Go itself comes from
+# /usr/local/go on our machines; Go modules are pinned in go.mod/go.sum.
+deps:
+	@command -v $(GO) >/dev/null || { echo "make deps: Go is not installed (need Go 1.26)"; exit 1; }
+	$(GO) mod download
+
+build: deps
+	@mkdir -p bin
+	$(GOBUILD) -o bin/ignition-validate ./validate
+
+test: build unit cross fuzz lint
+	@echo "make test: all passed"
+
+unit:
+	$(GO) test -count=1 ./...
+
+# config/ and validate/ must build for every platform CI pipelines run on.
+cross:
+	@for os in linux darwin windows; do \
+		echo "GOOS=$$os go build ./config/... ./validate/..."; \
+		GOOS=$$os GOARCH=amd64 CGO_ENABLED=0 $(GO) build -o /dev/null ./config/... || exit 1; \
+		GOOS=$$os GOARCH=amd64 CGO_ENABLED=0 $(GO) build -o /dev/null ./validate/ || exit 1; \
+	done
+
+# A short fuzz run of parse+validate on top of the committed seed corpus.
+fuzz:
+	$(GO) test ./config/ -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+
+bench:
+	$(GO) test ./config/ -run '^$$' -bench . -benchmem -benchtime 5x
+	./tests/bench/cli.sh
+
+size: build
+	@ls -l bin/ | awk 'NR>1 {printf "%-22s %6.2f MB (stripped)\n", $$9, $$5/1e6}'
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+schema:
+	$(GO) generate ./config
+
+demo: build
+	@./tests/demo.sh
+
+clean:
+	rm -rf bin
