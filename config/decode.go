@@ -2,7 +2,7 @@ package config
 
 import (
 	"reflect"
-	"sort"
+	"unicode/utf8"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,7 +19,7 @@ type jnode json.Node
 // inside their bracket, as in Ignition's reports.
 func (n *jnode) offsetOf(p Path, atKey bool) int {
 	cur := json.Node(*n)
-	for i, s := range p {
+	for i, s := range p.s[:p.n] {
 		if s.Key != "" {
 			m, ok := cur.Value.(map[string]json.Node)
 			if !ok {
@@ -29,7 +29,7 @@ func (n *jnode) offsetOf(p Path, atKey bool) int {
 			if !ok {
 				break
 			}
-			if atKey && i == len(p)-1 {
+			if atKey && i == p.n-1 {
 				return child.KeyStart
 			}
 			cur = child
@@ -112,151 +112,243 @@ func infoFor(t reflect.Type) *structInfo {
 	return actual.(*structInfo)
 }
 
-// decoder fills the type tree from the node tree, recording type mismatches
-// and unknown keys instead of stopping at the first one.
+// decoder fills the type tree straight from the JSON text, recording type
+// mismatches and unknown keys instead of stopping at the first one. The
+// text has already passed go-json's syntax check, so the scanner here only
+// walks well-formed JSON; it keeps no tree, which keeps 100,000-file configs
+// fast and small. Keys are handled in document order and matched like
+// encoding/json (exactly, else ignoring case; a later duplicate wins).
 type decoder struct {
 	raw     []byte
+	pos     int
 	version Version
 	report  Report   // type errors, in document order
 	unknown Report   // unknown-key warnings, reported last
 	typeErr []string // paths with a type error: validation there is noise
-	depth   int
 }
 
-func jsonKind(v any) string {
-	switch v := v.(type) {
-	case string:
-		return "a string"
-	case float64:
-		_ = v
-		return "a number"
-	case bool:
-		return "a boolean"
-	case []json.Node:
-		return "a list"
-	case map[string]json.Node:
-		return "an object"
+func (d *decoder) ws() {
+	for d.pos < len(d.raw) {
+		switch d.raw[d.pos] {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return
+		}
 	}
-	return "null"
 }
 
-func (d *decoder) mismatch(n *json.Node, p Path, want string) {
+// kindAt names the JSON type of the value starting at pos.
+func (d *decoder) kindAt(pos int) string {
+	switch c := d.raw[pos]; {
+	case c == '"':
+		return "a string"
+	case c == '{':
+		return "an object"
+	case c == '[':
+		return "a list"
+	case c == 't' || c == 'f':
+		return "a boolean"
+	case c == 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+// str reads a string literal at pos and returns its value.
+func (d *decoder) str() string {
+	start := d.pos
+	d.pos++
+	plain := true
+	for {
+		c := d.raw[d.pos]
+		if c == '"' {
+			break
+		}
+		if c == '\\' {
+			plain = false
+			d.pos++
+		} else if c >= utf8.RuneSelf {
+			plain = false
+		}
+		d.pos++
+	}
+	d.pos++
+	if plain {
+		return string(d.raw[start+1 : d.pos-1])
+	}
+	// escapes or non-ASCII: let go-json apply its exact rules
+	var v string
+	if err := json.Unmarshal(d.raw[start:d.pos], &v); err != nil {
+		panic("config: string literal passed the syntax check but not the decoder: " + err.Error())
+	}
+	return v
+}
+
+// literal reads a number, true, false or null and returns its text.
+func (d *decoder) literal() []byte {
+	start := d.pos
+	for d.pos < len(d.raw) {
+		switch d.raw[d.pos] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return d.raw[start:d.pos]
+		}
+		d.pos++
+	}
+	return d.raw[start:d.pos]
+}
+
+// skip passes over one value of any depth without recursion.
+func (d *decoder) skip() {
+	depth := 0
+	for {
+		d.ws()
+		switch d.raw[d.pos] {
+		case '"':
+			d.str()
+		case '{', '[':
+			depth++
+			d.pos++
+		case '}', ']':
+			depth--
+			d.pos++
+		case ',', ':':
+			d.pos++
+			continue
+		default:
+			d.literal()
+		}
+		if depth == 0 {
+			return
+		}
+	}
+}
+
+func (d *decoder) mismatch(start int, p Path, want string) {
 	name := "value"
-	for i := len(p) - 1; i >= 0; i-- {
-		if p[i].Key != "" {
-			name = p[i].Key
-			if i < len(p)-1 {
-				name += "." + strconv.Itoa(p[i+1].Index)
+	for i := p.n - 1; i >= 0; i-- {
+		if p.s[i].Key != "" {
+			name = p.s[i].Key
+			if i < p.n-1 {
+				name += "." + strconv.Itoa(p.s[i+1].Index)
 			}
 			break
 		}
 	}
-	d.report.addAt(SeverityError, p, n.Start, name+": expected "+want+", got "+jsonKind(n.Value))
+	d.report.addAt(SeverityError, p, start, name+": expected "+want+", got "+d.kindAt(start))
 	d.typeErr = append(d.typeErr, p.String())
+	d.skip()
 }
 
-type keyed struct {
-	key  string
-	node json.Node
-}
-
-func sortedKeys(m map[string]json.Node, buf []keyed) []keyed {
-	buf = buf[:0]
-	for k, n := range m {
-		buf = append(buf, keyed{k, n})
-	}
-	sort.Slice(buf, func(i, j int) bool { return buf[i].node.KeyStart < buf[j].node.KeyStart })
-	return buf
-}
-
-func (d *decoder) decode(n *json.Node, v reflect.Value, p Path, legacy []string) {
-	if n.Value == nil { // null leaves the field unset, as encoding/json does
+// decode reads the value at pos into v.
+func (d *decoder) decode(v reflect.Value, p Path, legacy []string) {
+	d.ws()
+	start := d.pos
+	c := d.raw[start]
+	if c == 'n' { // null leaves the field unset, as encoding/json does
+		d.literal()
 		return
 	}
 	switch v.Kind() {
 	case reflect.Pointer:
 		nv := reflect.New(v.Type().Elem())
 		before := len(d.report.Entries)
-		d.decode(n, nv.Elem(), p, legacy)
+		d.decode(nv.Elem(), p, legacy)
 		if len(d.report.Entries) == before {
 			v.Set(nv)
 		}
 	case reflect.String:
-		s, ok := n.Value.(string)
-		if !ok {
-			d.mismatch(n, p, "a string")
+		if c != '"' {
+			d.mismatch(start, p, "a string")
 			return
 		}
-		v.SetString(s)
+		v.SetString(d.str())
 	case reflect.Bool:
-		b, ok := n.Value.(bool)
-		if !ok {
-			d.mismatch(n, p, "true or false")
+		if c != 't' && c != 'f' {
+			d.mismatch(start, p, "true or false")
 			return
 		}
-		v.SetBool(b)
+		v.SetBool(d.literal()[0] == 't')
 	case reflect.Int:
 		hint := ""
-		if len(p) > 0 && p[len(p)-1].Key == "mode" {
+		if p.n > 0 && p.s[p.n-1].Key == "mode" {
 			hint = " such as 420 (0644)"
 		}
-		if _, ok := n.Value.(float64); !ok {
-			d.mismatch(n, p, "an integer"+hint)
+		if c != '-' && (c < '0' || c > '9') {
+			d.mismatch(start, p, "an integer"+hint)
 			return
 		}
-		// Read the literal itself: float64 would lose large integers, and
-		// encoding/json rejects 1.0 and 1e3 for integer fields.
-		lit := string(d.raw[n.Start : n.End+1])
+		// encoding/json rejects 1.0 and 1e3 for integer fields, and so do we
+		lit := string(d.literal())
 		i, err := strconv.ParseInt(lit, 10, 64)
-		if err != nil {
-			what := "a whole number"
+		if err != nil || int64(int(i)) != i {
+			what := "a number out of range"
 			if strings.ContainsAny(lit, ".eE") {
 				what = "a number with a fraction or exponent"
-			} else {
-				what = "a number out of range"
 			}
-			name := p[len(p)-1].Key
-			d.report.addAt(SeverityError, p, n.Start, name+": expected an integer"+hint+", got "+what+" ("+lit+")")
+			name := p.s[p.n-1].Key
+			d.report.addAt(SeverityError, p, start, name+": expected an integer"+hint+", got "+what+" ("+lit+")")
 			d.typeErr = append(d.typeErr, p.String())
 			return
 		}
 		v.SetInt(i)
 	case reflect.Slice:
-		a, ok := n.Value.([]json.Node)
-		if !ok {
-			d.mismatch(n, p, "a list")
+		if c != '[' {
+			d.mismatch(start, p, "a list")
 			return
 		}
-		s := reflect.MakeSlice(v.Type(), len(a), len(a))
-		for i := range a {
-			d.decode(&a[i], s.Index(i), p.idx(i), legacy)
+		d.pos++
+		et := v.Type().Elem()
+		s := reflect.MakeSlice(v.Type(), 0, 4)
+		for i := 0; ; i++ {
+			d.ws()
+			if d.raw[d.pos] == ']' {
+				d.pos++
+				break
+			}
+			if d.raw[d.pos] == ',' {
+				d.pos++
+				d.ws()
+			}
+			s = reflect.Append(s, reflect.Zero(et))
+			d.decode(s.Index(i), p.idx(i), legacy)
 		}
 		v.Set(s)
 	case reflect.Struct:
-		m, ok := n.Value.(map[string]json.Node)
-		if !ok {
-			d.mismatch(n, p, "an object")
+		if c != '{' {
+			d.mismatch(start, p, "an object")
 			return
 		}
-		d.depth++
-		defer func() { d.depth-- }()
+		d.pos++
 		si := infoFor(v.Type())
-		var buf [16]keyed
-		for _, kn := range sortedKeys(m, buf[:0]) {
-			fi, exact := si.lookup(kn.key)
+		for {
+			d.ws()
+			if d.raw[d.pos] == '}' {
+				d.pos++
+				return
+			}
+			if d.raw[d.pos] == ',' {
+				d.pos++
+				d.ws()
+			}
+			keyStart := d.pos
+			key := d.str()
+			d.ws()
+			d.pos++ // ':'
+			fi, exact := si.lookup(key)
 			if fi != nil && (d.version.Less(fi.since) || (legacy != nil && d.version == V3_0 && !hasString(legacy, fi.name))) {
 				fi = nil
 			}
 			if fi == nil {
-				d.unknownKey(si, v.Type(), p, kn)
+				d.unknownKey(si, p, key, keyStart)
+				d.skip()
 				continue
 			}
 			if !exact {
-				d.unknown.addAt(SeverityWarning, p.key(kn.key), kn.node.KeyStart,
-					"unused key "+kn.key+" (Ignition reads it as \""+fi.name+"\" because JSON keys match case-insensitively; spell it \""+fi.name+"\")")
+				d.unknown.addAt(SeverityWarning, p.key(key), keyStart,
+					"unused key "+key+" (Ignition reads it as \""+fi.name+"\" because JSON keys match case-insensitively; spell it \""+fi.name+"\")")
 			}
-			child := kn.node
-			d.decode(&child, v.FieldByIndex(fi.index), p.key(fi.name), fi.legacy)
+			d.decode(v.FieldByIndex(fi.index), p.key(fi.name), fi.legacy)
 		}
 	default:
 		panic("config: unsupported kind " + v.Kind().String())
@@ -284,21 +376,21 @@ func hasString(l []string, s string) bool {
 	return false
 }
 
-func (d *decoder) unknownKey(si *structInfo, t reflect.Type, p Path, kn keyed) {
-	msg := "unused key " + kn.key
-	if i, ok := si.byName[kn.key]; ok {
+func (d *decoder) unknownKey(si *structInfo, p Path, key string, keyStart int) {
+	msg := "unused key " + key
+	if i, ok := si.byName[key]; ok {
 		f := si.fields[i]
 		if d.version.Less(f.since) {
 			msg += " (added in spec " + f.since.String() + "; this config is " + d.version.String() + ")"
 		} else {
 			msg += " (not available here in spec 3.0.0; added in 3.1.0)"
 		}
-	} else if s := suggest(si, kn.key, d.version); s != "" {
+	} else if s := suggest(si, key, d.version); s != "" {
 		msg += " (did you mean \"" + s + "\"?)"
-	} else if where := elsewhere(kn.key); where != "" {
-		msg += " (\"" + kn.key + "\" belongs in " + where + ")"
+	} else if where := elsewhere(key); where != "" {
+		msg += " (\"" + key + "\" belongs in " + where + ")"
 	}
-	d.unknown.addAt(SeverityWarning, p.key(kn.key), kn.node.KeyStart, msg)
+	d.unknown.addAt(SeverityWarning, p.key(key), keyStart, msg)
 }
 
 // suggest returns the closest known key, if it is close enough to be a typo.

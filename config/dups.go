@@ -66,7 +66,7 @@ func partitionKey(pt *Partition) string {
 }
 
 func (c *validator) dups(cfg *Config) {
-	p := make(Path, 0, 16)
+	var p Path
 	ig := p.key("ignition")
 	c.dupResources(cfg.Ignition.Config.Merge, ig.key("config").key("merge"), true)
 	c.dupResource(&cfg.Ignition.Config.Replace, ig.key("config").key("replace"))

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"bytes"
 	"errors"
+	"sort"
 	"reflect"
 	"strconv"
 	"strings"
@@ -35,8 +37,9 @@ type Result struct {
 // can be used (warnings may remain in the report); otherwise it is one of
 // ErrEmpty, ErrInvalidVersion, ErrUnknownVersion or ErrInvalid.
 func Parse(raw []byte) (Result, error) {
-	res, root, err := parse(raw)
-	res.Report.finish(raw, root)
+	tree := &lazyTree{raw: raw}
+	res, err := parse(raw, tree)
+	res.Report.finish(raw, tree)
 	if err != nil {
 		return res, err
 	}
@@ -44,66 +47,75 @@ func Parse(raw []byte) (Result, error) {
 	return res, nil
 }
 
-func parse(raw []byte) (res Result, root *jnode, err error) {
-	if len(raw) == 0 {
-		res.Report.addAt(SeverityError, nil, -1, "not a config (empty): the input has no bytes; an Ignition config is a JSON object such as {\"ignition\": {\"version\": \""+NewestStable.String()+"\"}}")
-		return res, nil, ErrEmpty
-	}
-	var n json.Node
-	if e := json.Unmarshal(raw, &n); e != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(e, &te) {
-			// a bare string, number or boolean at the top level
-			start := len(raw) - len(strings.TrimLeft(string(raw), " \t\r\n"))
-			res.Report.addAt(SeverityError, nil, start, "config: expected a JSON object such as {\"ignition\": {\"version\": \""+
-				NewestStable.String()+"\"}}, got "+te.Value+"; supported versions: "+supportedList())
-			return res, nil, ErrInvalid
+// lazyTree is go-json's offset-keeping parse of the config, built only when
+// an entry has to be placed or a presence check needs it.
+type lazyTree struct {
+	raw  []byte
+	root *jnode
+	done bool
+}
+
+func (t *lazyTree) get() *jnode {
+	if !t.done {
+		t.done = true
+		var n json.Node
+		if json.Unmarshal(t.raw, &n) == nil {
+			t.root = (*jnode)(&n)
 		}
+	}
+	return t.root
+}
+
+var versionPath = pathOf(Seg{Key: "ignition"}, Seg{Key: "version"})
+
+func parse(raw []byte, tree *lazyTree) (res Result, err error) {
+	if len(raw) == 0 {
+		res.Report.addAt(SeverityError, Path{}, -1, "not a config (empty): the input has no bytes; an Ignition config is a JSON object such as {\"ignition\": {\"version\": \""+NewestStable.String()+"\"}}")
+		return res, ErrEmpty
+	}
+	// One go-json pass checks the syntax and finds ignition.version, the way
+	// encoding/json does for Ignition (keys match case-insensitively).
+	var stub struct {
+		Ignition json.Node
+	}
+	start := len(raw) - len(bytes.TrimLeft(raw, " \t\r\n"))
+	if e := json.Unmarshal(raw, &stub); e != nil {
+		var te *json.UnmarshalTypeError
 		var se *json.SyntaxError
-		off := -1
-		msg := e.Error()
-		if errors.As(e, &se) {
-			// Offset counts the offending byte; point at it.
-			off = int(se.Offset) - 1
-			if off < 0 {
-				off = 0
-			}
-			if strings.Contains(msg, "unexpected end of JSON input") {
+		switch {
+		case errors.As(e, &te) && te.Field == "":
+			// a list, string, number or boolean at the top level
+			res.Report.addAt(SeverityError, Path{}, start, "config: expected a JSON object such as {\"ignition\": {\"version\": \""+
+				NewestStable.String()+"\"}}, got "+(&decoder{raw: raw}).kindAt(start)+"; supported versions: "+supportedList())
+		case errors.As(e, &se):
+			off := int(se.Offset) - 1 // Offset counts the offending byte; point at it
+			if off < 0 || strings.Contains(e.Error(), "unexpected end of JSON input") {
 				off = len(raw)
 			}
+			res.Report.addAt(SeverityError, Path{}, off, e.Error())
+		default:
+			res.Report.addAt(SeverityError, Path{}, -1, e.Error())
 		}
-		res.Report.addAt(SeverityError, nil, off, msg)
-		return res, nil, ErrInvalid
+		return res, ErrInvalid
 	}
-	root = (*jnode)(&n)
-	top, ok := n.Value.(map[string]json.Node)
-	if !ok {
-		if n.Value == nil { // "null": Ignition sees no version at all
-			res.Report.addAt(SeverityError, Path{{Key: "ignition"}, {Key: "version"}}, n.Start,
-				"invalid config version (couldn't parse): the config is null; it must be a JSON object whose ignition.version is one of "+supportedList())
-			return res, root, ErrInvalidVersion
-		}
-		res.Report.addAt(SeverityError, nil, n.Start, "config: expected a JSON object such as {\"ignition\": {\"version\": \""+
-			NewestStable.String()+"\"}}, got "+jsonKind(n.Value)+"; supported versions: "+supportedList())
-		return res, root, ErrInvalid
+	if raw[start] == 'n' { // "null": Ignition sees no version at all
+		res.Report.addAt(SeverityError, versionPath, start,
+			"invalid config version (couldn't parse): the config is null; it must be a JSON object whose ignition.version is one of "+supportedList())
+		return res, ErrInvalidVersion
 	}
-
-	// Find ignition.version the way encoding/json would.
-	vp := Path{{Key: "ignition"}, {Key: "version"}}
-	version := ""
-	vOff := n.Start
-	if ign, ok := lookupKey(top, "ignition"); ok && ign.Value != nil {
+	version, vOff := "", start+1
+	if ign := stub.Ignition; ign.Value != nil {
 		m, ok := ign.Value.(map[string]json.Node)
 		if !ok {
-			res.Report.addAt(SeverityError, vp[:1], ign.Start, "ignition: expected an object, got "+jsonKind(ign.Value))
-			return res, root, ErrInvalid
+			res.Report.addAt(SeverityError, pathOf(Seg{Key: "ignition"}), ign.Start, "ignition: expected an object, got "+jsonKind(ign.Value))
+			return res, ErrInvalid
 		}
 		vOff = ign.Start
 		if vn, ok := lookupKey(m, "version"); ok && vn.Value != nil {
 			s, ok := vn.Value.(string)
 			if !ok {
-				res.Report.addAt(SeverityError, vp, vn.Start, "version: expected a string such as \""+NewestStable.String()+"\", got "+jsonKind(vn.Value))
-				return res, root, ErrInvalid
+				res.Report.addAt(SeverityError, versionPath, vn.Start, "version: expected a string such as \""+NewestStable.String()+"\", got "+jsonKind(vn.Value))
+				return res, ErrInvalid
 			}
 			version, vOff = s, vn.Start
 		}
@@ -111,22 +123,23 @@ func parse(raw []byte) (res Result, root *jnode, err error) {
 	v, isSemver, supported := ParseVersion(version)
 	switch {
 	case version == "":
-		res.Report.addAt(SeverityError, vp, vOff, "invalid config version (couldn't parse): ignition.version is missing; supported versions: "+supportedList())
-		return res, root, ErrInvalidVersion
+		res.Report.addAt(SeverityError, versionPath, vOff, "invalid config version (couldn't parse): ignition.version is missing; supported versions: "+supportedList())
+		return res, ErrInvalidVersion
 	case !isSemver:
-		res.Report.addAt(SeverityError, vp, vOff, "invalid config version (couldn't parse): "+strconv.Quote(version)+" is not a version; supported versions: "+supportedList())
-		return res, root, ErrInvalidVersion
+		res.Report.addAt(SeverityError, versionPath, vOff, "invalid config version (couldn't parse): "+strconv.Quote(version)+" is not a version; supported versions: "+supportedList())
+		return res, ErrInvalidVersion
 	case !supported:
-		res.Report.addAt(SeverityError, vp, vOff, "unsupported config version "+strconv.Quote(version)+"; supported versions: "+supportedList())
-		return res, root, ErrUnknownVersion
+		res.Report.addAt(SeverityError, versionPath, vOff, "unsupported config version "+strconv.Quote(version)+"; supported versions: "+supportedList())
+		return res, ErrUnknownVersion
 	}
 	res.Version = v
 
 	d := decoder{raw: raw, version: v}
-	d.decode(&n, reflect.ValueOf(&res.Config).Elem(), make(Path, 0, 16), nil)
+	d.decode(reflect.ValueOf(&res.Config).Elem(), Path{}, nil)
 	res.Report = d.report
 
-	val := validator{v: v, r: &Report{}, root: root}
+	val := validator{v: v, r: &Report{}, tree: tree}
+	val.precheckDataURLs(&res.Config)
 	val.config(&res.Config)
 	val.dups(&res.Config)
 	for _, e := range val.r.Entries {
@@ -134,11 +147,28 @@ func parse(raw []byte) (res Result, root *jnode, err error) {
 			res.Report.Entries = append(res.Report.Entries, e)
 		}
 	}
+	sort.SliceStable(d.unknown.Entries, func(i, j int) bool { return d.unknown.Entries[i].offset < d.unknown.Entries[j].offset })
 	res.Report.Entries = append(res.Report.Entries, d.unknown.Entries...)
 	if res.Report.IsFatal() {
-		return res, root, ErrInvalid
+		return res, ErrInvalid
 	}
-	return res, root, nil
+	return res, nil
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case float64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case []json.Node:
+		return "a list"
+	case map[string]json.Node:
+		return "an object"
+	}
+	return "null"
 }
 
 // underTypeError is true for paths at or below a value of the wrong type:

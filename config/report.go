@@ -36,19 +36,46 @@ type Seg struct {
 	Index int
 }
 
-// Path is a JSON path from the root of the config.
-type Path []Seg
+// maxPathDepth bounds paths: the deepest field of the spec is 7 steps down.
+const maxPathDepth = 10
 
-// key and idx return a new path; the receiver is never written to, so
-// derived paths can be kept side by side.
-func (p Path) key(k string) Path { return append(p[:len(p):len(p)], Seg{Key: k}) }
-func (p Path) idx(i int) Path    { return append(p[:len(p):len(p)], Seg{Index: i}) }
+// Path is a JSON path from the root of the config. It is a value (no heap
+// allocation) so that walking 100,000 files costs no garbage.
+type Path struct {
+	s [maxPathDepth]Seg
+	n int
+}
+
+func pathOf(segs ...Seg) Path {
+	var p Path
+	for _, s := range segs {
+		p = p.with(s)
+	}
+	return p
+}
+
+func (p Path) with(s Seg) Path {
+	if p.n < maxPathDepth {
+		p.s[p.n] = s
+		p.n++
+	}
+	return p
+}
+
+func (p Path) key(k string) Path { return p.with(Seg{Key: k}) }
+func (p Path) idx(i int) Path    { return p.with(Seg{Index: i}) }
+
+// Segs lists the steps of the path.
+func (p Path) Segs() []Seg { return append([]Seg(nil), p.s[:p.n]...) }
+
+// Len is the number of steps.
+func (p Path) Len() int { return p.n }
 
 // String renders the path as Ignition does: $.storage.files.0.path.
 func (p Path) String() string {
 	var b strings.Builder
 	b.WriteByte('$')
-	for _, s := range p {
+	for _, s := range p.s[:p.n] {
 		b.WriteByte('.')
 		if s.Key != "" {
 			b.WriteString(s.Key)
@@ -137,7 +164,7 @@ func (r Report) String() string {
 }
 
 func (r *Report) add(sev Severity, p Path, msg string) {
-	r.Entries = append(r.Entries, Entry{Severity: sev, path: append(Path(nil), p...), offset: -1, Message: msg})
+	r.Entries = append(r.Entries, Entry{Severity: sev, path: p, offset: -1, Message: msg})
 }
 
 func (r *Report) errorf(p Path, msg string) { r.add(SeverityError, p, msg) }
@@ -145,17 +172,19 @@ func (r *Report) warnf(p Path, msg string)  { r.add(SeverityWarning, p, msg) }
 
 // addAt records an entry whose byte offset is already known.
 func (r *Report) addAt(sev Severity, p Path, offset int, msg string) {
-	r.Entries = append(r.Entries, Entry{Severity: sev, path: append(Path(nil), p...), offset: offset, Message: msg})
+	r.Entries = append(r.Entries, Entry{Severity: sev, path: p, offset: offset, Message: msg})
 }
 
 // finish renders paths and turns byte offsets into lines and columns, in one
 // pass over the source however many entries there are.
-func (r *Report) finish(raw []byte, root *jnode) {
+func (r *Report) finish(raw []byte, tree *lazyTree) {
 	for i := range r.Entries {
 		e := &r.Entries[i]
 		e.Path = e.path.String()
-		if e.offset < 0 && root != nil {
-			e.offset = root.offsetOf(e.path, e.atKey)
+		if e.offset < 0 && e.path.n > 0 {
+			if root := tree.get(); root != nil {
+				e.offset = root.offsetOf(e.path, e.atKey)
+			}
 		}
 	}
 	idx := make([]int, 0, len(r.Entries))

@@ -4,7 +4,9 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/coreos/go-systemd/v22/unit"
 	"github.com/vincent-petithory/dataurl"
@@ -87,17 +89,66 @@ const (
 type validator struct {
 	v    Version
 	r    *Report
-	root *jnode // the parsed JSON, for the few checks that depend on presence
+	tree *lazyTree // the parsed JSON, for the few checks that depend on presence
+
+	// dataURLs holds the verdicts on file contents' data: URLs, decoded in
+	// parallel beforehand on large configs ("" = valid).
+	dataURLs map[string]string
+}
+
+// precheckDataURLs decodes the data: URLs of file contents on every core.
+// Decoding is the costliest check of a large config, and independent per URL.
+func (c *validator) precheckDataURLs(cfg *Config) {
+	var srcs []string
+	for i := range cfg.Storage.Files {
+		f := &cfg.Storage.Files[i]
+		if s := f.Contents.Source; s != nil && strings.HasPrefix(*s, "data:") {
+			srcs = append(srcs, *s)
+		}
+		for j := range f.Append {
+			if s := f.Append[j].Source; s != nil && strings.HasPrefix(*s, "data:") {
+				srcs = append(srcs, *s)
+			}
+		}
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if len(srcs) < 512 || workers < 2 {
+		return
+	}
+	verdicts := make([]string, len(srcs))
+	var wg sync.WaitGroup
+	chunk := (len(srcs) + workers - 1) / workers
+	for w := 0; w < workers; w++ {
+		lo, hi := w*chunk, min((w+1)*chunk, len(srcs))
+		if lo >= hi {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				if _, err := dataurl.DecodeString(srcs[i]); err != nil {
+					verdicts[i] = "invalid data URL: " + err.Error()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	c.dataURLs = make(map[string]string, len(srcs))
+	for i, s := range srcs {
+		c.dataURLs[s] = verdicts[i]
+	}
 }
 
 // present reports whether the config spells out the object at p (3.2.0
 // distinguishes an empty clevis custom object from an absent one).
 func (c *validator) present(p Path) bool {
-	if c.root == nil {
+	root := c.tree.get()
+	if root == nil {
 		return false
 	}
-	cur := json.Node(*c.root)
-	for _, s := range p {
+	cur := json.Node(*root)
+	for _, s := range p.s[:p.n] {
 		if s.Key != "" {
 			m, ok := cur.Value.(map[string]json.Node)
 			if !ok {
@@ -121,7 +172,7 @@ func (c *validator) err(p Path, msg string)  { c.r.errorf(p, msg) }
 func (c *validator) warn(p Path, msg string) { c.r.warnf(p, msg) }
 
 func (c *validator) config(cfg *Config) {
-	p := make(Path, 0, 16)
+	var p Path
 	// files, directories and links may not take the path of a unit or drop-in with contents
 	unitPaths := map[string]struct{}{}
 	for _, u := range cfg.Systemd.Units {
@@ -303,6 +354,9 @@ func (c *validator) url(s string) string {
 		}
 		return checkS3ARN(u)
 	case "data":
+		if msg, ok := c.dataURLs[s]; ok {
+			return msg
+		}
 		if _, err := dataurl.DecodeString(s); err != nil {
 			return "invalid data URL: " + err.Error()
 		}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 
 	"github.com/ignition-go/ignition/config"
 )
@@ -83,6 +84,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			status = 1
 			continue
 		}
+		// Keep the heap near what the config needs: a soft limit of 32 MiB,
+		// or 16 bytes per input byte for very large configs.
+		debug.SetMemoryLimit(max(32<<20, 16*int64(len(raw))))
 		res, perr := config.Parse(raw)
 		rep := res.Report
 		if *strict {
