@@ -2,10 +2,10 @@ package config
 
 import (
 	"reflect"
-	"unicode/utf8"
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	json "github.com/coreos/go-json"
 )

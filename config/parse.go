@@ -3,8 +3,8 @@ package config
 import (
 	"bytes"
 	"errors"
-	"sort"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 

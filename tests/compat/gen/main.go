@@ -17,7 +17,7 @@ var versions = []string{"3.0.0", "3.1.0", "3.2.0", "3.3.0", "3.4.0", "3.5.0", "3
 
 type g struct{ r *rand.Rand }
 
-func (g g) p(f float64) bool { return g.r.Float64() < f }
+func (g g) p(f float64) bool  { return g.r.Float64() < f }
 func (g g) pick(l ...any) any { return l[g.r.Intn(len(l))] }
 
 func (g g) path() any {

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// buildCLI builds the real binary once, as a user runs it.
+func buildCLI(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "ignition-validate")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func write(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestCLI(t *testing.T) {
+	bin := buildCLI(t)
+	dir := t.TempDir()
+	good := write(t, dir, "good.ign", `{"ignition": {"version": "3.4.0"}, "storage": {"files": [{"path": "/etc/hostname", "contents": {"source": "data:,h"}}]}}`)
+	typo := write(t, dir, "typo.ign", "{\n  \"ignition\": {\"version\": \"3.4.0\"},\n  \"storage\": {\"files\": [{\"path\": \"/a\", \"contnets\": {}}]}\n}\n")
+	bad := write(t, dir, "bad.ign", "{\n  \"ignition\": {\"version\": \"3.4.0\"},\n  \"storage\": {\"files\": [{\"path\": \"etc/hostname\"}]}\n}\n")
+	newer := write(t, dir, "newer.ign", `{"ignition": {"version": "3.9.0"}}`)
+	empty := write(t, dir, "empty.ign", "")
+
+	cases := []struct {
+		name       string
+		args       []string
+		stdin      string
+		code       int
+		stdout     string // substring; "" means stdout must be empty
+		stderr     string // substring
+		exactEmpty bool
+	}{
+		{name: "valid", args: []string{good}, code: 0, exactEmpty: true},
+		{name: "valid from stdin", args: []string{"-"}, stdin: `{"ignition":{"version":"3.0.0"}}`, code: 0, exactEmpty: true},
+		{name: "warning only", args: []string{typo}, code: 0, stdout: `warning at $.storage.files.0.contnets, line 3 col 40: unused key contnets (did you mean "contents"?)`},
+		{name: "strict makes warnings fatal", args: []string{"--strict", typo}, code: 1, stdout: "error at $.storage.files.0.contnets"},
+		{name: "error", args: []string{bad}, code: 1, stdout: "error at $.storage.files.0.path, line 3 col 34: path not absolute"},
+		{name: "unsupported version", args: []string{newer}, code: 1, stderr: `couldn't parse config: unsupported config version "3.9.0"; supported versions: 3.0.0, 3.1.0, 3.2.0, 3.3.0, 3.4.0, 3.5.0, 3.6.0, 3.7.0-experimental`},
+		{name: "empty", args: []string{empty}, code: 1, stderr: "couldn't parse config: not a config (empty)"},
+		{name: "several files", args: []string{good, bad}, code: 1, stdout: bad + ": error at $.storage.files.0.path"},
+		{name: "missing file", args: []string{filepath.Join(dir, "nope.ign")}, code: 1, stderr: "no such file"},
+		{name: "no arguments", args: nil, code: 2, stderr: "Usage:"},
+		{name: "unknown flag", args: []string{"-bogus", good}, code: 2, stderr: "flag provided but not defined"},
+		{name: "bad format", args: []string{"--format", "xml", good}, code: 2, stderr: "--format must be text or json"},
+		{name: "help", args: []string{"--help"}, code: 0, stderr: "Usage:"},
+		{name: "version", args: []string{"-version"}, code: 0, stdout: "ignition-validate "},
+		{name: "explain", args: []string{"--explain", good}, code: 0, stdout: "file /etc/hostname mode 0644 (default), from an inline data URL (1 bytes encoded)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(bin, tc.args...)
+			cmd.Stdin = strings.NewReader(tc.stdin)
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			err := cmd.Run()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.code {
+				t.Errorf("ignition-validate %v: exit %d; want %d\nstdout: %s\nstderr: %s", tc.args, code, tc.code, out.String(), errb.String())
+			}
+			if tc.exactEmpty && (out.Len() != 0 || errb.Len() != 0) {
+				t.Errorf("ignition-validate %v printed %q / %q; want nothing", tc.args, out.String(), errb.String())
+			}
+			if !strings.Contains(out.String(), tc.stdout) {
+				t.Errorf("ignition-validate %v stdout = %q; want it to contain %q", tc.args, out.String(), tc.stdout)
+			}
+			if !strings.Contains(errb.String(), tc.stderr) {
+				t.Errorf("ignition-validate %v stderr = %q; want it to contain %q", tc.args, errb.String(), tc.stderr)
+			}
+		})
+	}
+}
+
+func TestJSONFormat(t *testing.T) {
+	dir := t.TempDir()
+	bad := write(t, dir, "bad.ign", "{\n  \"ignition\": {\"version\": \"3.4.0\"},\n  \"storage\": {\"files\": [{\"path\": \"etc/hostname\", \"mode\": \"0644\", \"contnets\": 1}]}\n}\n")
+	var out, errb bytes.Buffer
+	code := run([]string{"--format", "json", bad}, strings.NewReader(""), &out, &errb)
+	if code != 1 {
+		t.Fatalf("run(--format json) = %d; want 1 (stderr %s)", code, errb.String())
+	}
+	var got []struct {
+		Severity, Path, Message string
+		Line, Column            int
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("output is not a JSON array: %v\n%s", err, out.String())
+	}
+	want := []struct {
+		sev, path string
+		line, col int
+		msg       string
+	}{
+		{"error", "$.storage.files.0.mode", 3, 58, "mode: expected an integer such as 420 (0644), got a string"},
+		{"error", "$.storage.files.0.path", 3, 34, "path not absolute"},
+		{"warning", "$.storage.files.0.contnets", 3, 66, "unused key contnets"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("run(--format json) = %d entries; want %d\n%s", len(got), len(want), out.String())
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.Severity != w.sev || g.Path != w.path || g.Line != w.line || g.Column != w.col || !strings.HasPrefix(g.Message, w.msg) {
+			t.Errorf("entry %d = %+v; want %+v", i, g, w)
+		}
+	}
+}
