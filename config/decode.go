@@ -65,7 +65,6 @@ type fieldInfo struct {
 	index  []int
 	since  Version
 	legacy []string // keys of the element that exist in 3.0.0, when restricted
-	hint   string
 }
 
 type structInfo struct {
@@ -99,9 +98,6 @@ func infoFor(t reflect.Type) *structInfo {
 			}
 			if l := f.Tag.Get("legacy"); l != "" {
 				fi.legacy = strings.Split(l, ",")
-			}
-			if fi.name == "mode" {
-				fi.hint = " such as 420 (0644)"
 			}
 			si.byName[fi.name] = len(si.fields)
 			si.fields = append(si.fields, fi)
