@@ -36,8 +36,13 @@ cross:
 	done
 
 # A short fuzz run of parse+validate on top of the committed seed corpus.
+# The differential targets hold our data URL, semver and unit-template checks
+# to the libraries Ignition uses (linked into tests only).
 fuzz:
 	$(GO) test ./config/ -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./config/ -run '^$$' -fuzz '^FuzzDataURL$$' -fuzztime 5s
+	$(GO) test ./config/ -run '^$$' -fuzz '^FuzzParseSemver$$' -fuzztime 5s
+	$(GO) test ./config/ -run '^$$' -fuzz '^FuzzTemplateOf$$' -fuzztime 5s
 
 bench:
 	$(GO) test ./config/ -run '^$$' -bench . -benchmem -benchtime 5x

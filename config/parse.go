@@ -139,7 +139,6 @@ func parse(raw []byte, tree *lazyTree) (res Result, err error) {
 	res.Report = d.report
 
 	val := validator{v: v, r: &Report{}, tree: tree}
-	val.precheckDataURLs(&res.Config)
 	val.config(&res.Config)
 	val.dups(&res.Config)
 	for _, e := range val.r.Entries {

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"encoding/json"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,7 +27,7 @@ func (s Severity) String() string {
 }
 
 // MarshalJSON writes the severity as its name.
-func (s Severity) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+func (s Severity) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(s.String())), nil }
 
 // Seg is one step of a JSON path: an object key, or an array index when Key is empty.
 type Seg struct {

@@ -3,15 +3,9 @@ package config
 import (
 	"net/url"
 	"path"
-	"regexp"
-	"runtime"
 	"strings"
-	"sync"
 
 	"github.com/coreos/go-systemd/v22/unit"
-	"github.com/vincent-petithory/dataurl"
-
-	stdjson "encoding/json"
 
 	json "github.com/coreos/go-json"
 )
@@ -91,53 +85,6 @@ type validator struct {
 	r    *Report
 	tree *lazyTree // the parsed JSON, for the few checks that depend on presence
 
-	// dataURLs holds the verdicts on file contents' data: URLs, decoded in
-	// parallel beforehand on large configs ("" = valid).
-	dataURLs map[string]string
-}
-
-// precheckDataURLs decodes the data: URLs of file contents on every core.
-// Decoding is the costliest check of a large config, and independent per URL.
-func (c *validator) precheckDataURLs(cfg *Config) {
-	var srcs []string
-	for i := range cfg.Storage.Files {
-		f := &cfg.Storage.Files[i]
-		if s := f.Contents.Source; s != nil && strings.HasPrefix(*s, "data:") {
-			srcs = append(srcs, *s)
-		}
-		for j := range f.Append {
-			if s := f.Append[j].Source; s != nil && strings.HasPrefix(*s, "data:") {
-				srcs = append(srcs, *s)
-			}
-		}
-	}
-	workers := runtime.GOMAXPROCS(0)
-	if len(srcs) < 512 || workers < 2 {
-		return
-	}
-	verdicts := make([]string, len(srcs))
-	var wg sync.WaitGroup
-	chunk := (len(srcs) + workers - 1) / workers
-	for w := 0; w < workers; w++ {
-		lo, hi := w*chunk, min((w+1)*chunk, len(srcs))
-		if lo >= hi {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := lo; i < hi; i++ {
-				if _, err := dataurl.DecodeString(srcs[i]); err != nil {
-					verdicts[i] = "invalid data URL: " + err.Error()
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	c.dataURLs = make(map[string]string, len(srcs))
-	for i, s := range srcs {
-		c.dataURLs[s] = verdicts[i]
-	}
 }
 
 // present reports whether the config spells out the object at p (3.2.0
@@ -354,10 +301,7 @@ func (c *validator) url(s string) string {
 		}
 		return checkS3ARN(u)
 	case "data":
-		if msg, ok := c.dataURLs[s]; ok {
-			return msg
-		}
-		if _, err := dataurl.DecodeString(s); err != nil {
+		if err := checkDataURL(s); err != nil {
 			return "invalid data URL: " + err.Error()
 		}
 		return ""
@@ -833,7 +777,7 @@ func (c *validator) tang(t *Tang, p Path) {
 	if isEmpty(t.Thumbprint) {
 		c.err(p.key("thumbprint"), msgTangThumbprint)
 	}
-	if c.v.checksTangAdvertisement() && notEmpty(t.Advertisement) && !stdjson.Valid([]byte(*t.Advertisement)) {
+	if c.v.checksTangAdvertisement() && notEmpty(t.Advertisement) && !validJSONValue(*t.Advertisement) {
 		c.err(p.key("advertisement"), msgTangAdvertisement)
 	}
 }
@@ -863,7 +807,18 @@ func (c *validator) raid(r *Raid, p Path) {
 	}
 }
 
-var instanceUnit = regexp.MustCompile(`^(.+?)@(.+?)\.service$`)
+// templateOf returns "foo@.service" for an instance "foo@bar.service".
+func templateOf(name string) (string, bool) {
+	const ext = ".service"
+	if !strings.HasSuffix(name, ext) || len(name) < 1 {
+		return "", false
+	}
+	at := strings.IndexByte(name[1:], '@') + 1
+	if at < 1 || at+1 >= len(name)-len(ext) || strings.Contains(name[:len(name)-len(ext)], "\n") {
+		return "", false
+	}
+	return name[:at] + "@" + ext, true
+}
 
 func (c *validator) systemd(s *Systemd, p Path) {
 	up := p.key("units")
@@ -873,8 +828,8 @@ func (c *validator) systemd(s *Systemd, p Path) {
 		if !isTrue(u.Enabled) || !strings.Contains(u.Name, "@") {
 			continue
 		}
-		m := instanceUnit.FindStringSubmatch(u.Name)
-		if m == nil {
+		tmpl, ok := templateOf(u.Name)
+		if !ok {
 			continue
 		}
 		if byName == nil {
@@ -883,7 +838,6 @@ func (c *validator) systemd(s *Systemd, p Path) {
 				byName[s.Units[j].Name] = &s.Units[j]
 			}
 		}
-		tmpl := m[1] + "@.service"
 		t, ok := byName[tmpl]
 		if !ok || !notEmpty(t.Contents) {
 			continue
@@ -970,4 +924,11 @@ func itoa(i int) string {
 		b[n] = '-'
 	}
 	return string(b[n:])
+}
+
+// validJSONValue: the text decodes as a JSON value (numbers must fit a
+// float64, as for Ignition's check).
+func validJSONValue(s string) bool {
+	var v any
+	return json.Unmarshal([]byte(s), &v) == nil
 }

@@ -3,8 +3,6 @@ package config
 import (
 	"strconv"
 	"strings"
-
-	"github.com/coreos/go-semver/semver"
 )
 
 // Version is a supported spec version.
@@ -58,20 +56,74 @@ func (v Version) AtLeast(o Version) bool { return !v.Less(o) }
 // ParseVersion parses a spec version string. ok is false when the string is
 // not semver at all; supported is false when it is semver but not accepted.
 func ParseVersion(s string) (v Version, ok, supported bool) {
-	sv, err := semver.NewVersion(s)
-	if err != nil {
+	sv, ok := parseSemver(s)
+	if !ok {
 		return Version{}, false, false
 	}
 	for _, c := range SupportedVersions {
-		want := semver.Version{Major: int64(c.Major), Minor: int64(c.Minor)}
+		want := semver{major: int64(c.Major), minor: int64(c.Minor)}
 		if c.Experimental {
-			want.PreRelease = "experimental"
+			want.pre = "experimental"
 		}
-		if *sv == want {
+		if sv == want {
 			return c, true, true
 		}
 	}
 	return Version{}, true, false
+}
+
+type semver struct {
+	major, minor, patch int64
+	pre, meta           string
+}
+
+// parseSemver reads MAJOR.MINOR.PATCH[-PRE][+META] with the rules of the
+// semver library Ignition uses (github.com/coreos/go-semver v0.3.1, checked
+// against it in versions_test.go): the first "+" starts the metadata, the
+// first "-" after that the pre-release, the numbers go through ParseInt.
+func parseSemver(s string) (semver, bool) {
+	var v semver
+	s, v.meta, _ = cutOff(s, "+")
+	s, v.pre, _ = cutOff(s, "-")
+	parts := strings.SplitN(s, ".", 3)
+	if len(parts) != 3 || !semverIdent(v.pre) || !semverIdent(v.meta) {
+		return v, false
+	}
+	for i, p := range parts {
+		n, err := strconv.ParseInt(p, 10, 64)
+		if err != nil {
+			return v, false
+		}
+		*[]*int64{&v.major, &v.minor, &v.patch}[i] = n
+	}
+	return v, true
+}
+
+func cutOff(s, sep string) (before, after string, found bool) {
+	before, after, found = strings.Cut(s, sep)
+	if !found {
+		return s, "", false
+	}
+	return before, after, true
+}
+
+// semverIdent: empty, or dot-separated non-empty runs of [0-9A-Za-z-].
+func semverIdent(id string) bool {
+	if id == "" {
+		return true
+	}
+	for _, part := range strings.Split(id, ".") {
+		if part == "" {
+			return false
+		}
+		for i := 0; i < len(part); i++ {
+			c := part[i]
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func supportedList() string {

@@ -6,13 +6,14 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime/debug"
+
+	json "github.com/coreos/go-json"
 
 	"github.com/ignition-go/ignition/config"
 )
