@@ -2,7 +2,9 @@
 // own ignition-validate (v2.26.0) printed for the same configs. The corpus,
 // ignition-v2.26.0.jsonl, holds hand-written cases (cases/*.ign, among them
 // the examples of the reference study) and generated ones; record.sh
-// re-records it from the real Ignition.
+// re-records it from the real Ignition. Entries must match in severity,
+// path, message, line and column, and come in the same order (unknown-key
+// warnings aside: Ignition lists those in map order).
 package compat
 
 import (
@@ -165,6 +167,7 @@ func TestMatchesIgnition(t *testing.T) {
 func diffEntries(ign, ours []entry) string {
 	used := make([]bool, len(ours))
 	var b strings.Builder
+	last := -1 // entries other than unknown keys come in Ignition's order
 	for _, ie := range ign {
 		match := -1
 		for j, oe := range ours {
@@ -178,6 +181,12 @@ func diffEntries(ign, ours []entry) string {
 			continue
 		}
 		used[match] = true
+		if !strings.HasPrefix(ie.msg, "unused key") {
+			if match < last {
+				fmt.Fprintf(&b, "  order: %s comes earlier in ours\n", ie)
+			}
+			last = match
+		}
 		if ie.line != "" && ie.line != "0" && (ie.line != ours[match].line || ie.col != ours[match].col) {
 			// For JSON syntax errors Ignition points one byte past the
 			// offending character; we point at the character.
