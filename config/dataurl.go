@@ -25,9 +25,48 @@ func checkDataURL(s string) error {
 }
 
 type dataURLScanner struct {
-	s       string
-	pos     int
-	unquote bool // a quoted parameter value is pending
+	s         string
+	pos       int
+	unquote   bool // a quoted parameter value is pending
+	dataStart int  // where the data begins, once found
+	base64    bool
+}
+
+// DecodeDataURL returns the contents of a data URL: the same URLs are
+// accepted as by validation, and the data is base64-decoded or
+// %-unescaped.
+func DecodeDataURL(s string) ([]byte, error) {
+	if !strings.HasPrefix(s, "data:") {
+		return nil, errors.New("missing data prefix")
+	}
+	p := dataURLScanner{s: s, pos: len("data:")}
+	if err := p.run(); err != nil {
+		return nil, err
+	}
+	d := s[p.dataStart:]
+	if p.base64 {
+		return base64.StdEncoding.DecodeString(d)
+	}
+	out := make([]byte, 0, len(d))
+	for i := 0; i < len(d); i++ {
+		if d[i] == '%' {
+			out = append(out, unhexByte(d[i+1])<<4|unhexByte(d[i+2]))
+			i += 2
+			continue
+		}
+		out = append(out, d[i])
+	}
+	return out, nil
+}
+
+func unhexByte(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
 }
 
 const eofByte = -1
@@ -243,6 +282,7 @@ func (p *dataURLScanner) checkValue(val string) error {
 
 func (p *dataURLScanner) data(b64 bool) error {
 	start := p.pos
+	p.dataStart, p.base64 = start, b64
 	for {
 		c := p.next()
 		if c == eofByte {

@@ -11,10 +11,17 @@ import (
 // Ignition uses; the reference decoder is linked into tests only.
 func sameAsReference(t *testing.T, s string) {
 	t.Helper()
-	_, want := dataurl.DecodeString(s)
+	ref, want := dataurl.DecodeString(s)
 	got := checkDataURL(s)
 	if (got == nil) != (want == nil) || (got != nil && got.Error() != want.Error()) {
 		t.Fatalf("checkDataURL(%q) = %v; want %v", s, got, want)
+	}
+	data, err := DecodeDataURL(s)
+	if (err == nil) != (want == nil) {
+		t.Fatalf("DecodeDataURL(%q) err = %v; want %v", s, err, want)
+	}
+	if err == nil && string(data) != string(ref.Data) {
+		t.Fatalf("DecodeDataURL(%q) = %q; want %q", s, data, ref.Data)
 	}
 }
 

@@ -1,0 +1,210 @@
+package resource
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/net/http/httpproxy"
+
+	"github.com/ignition-go/ignition/config"
+)
+
+type httpClient struct {
+	c *http.Client
+}
+
+// client builds (once, and again after AddCA) the http client: proxies
+// from the config only (not the environment), system roots plus added
+// CAs, Ignition's timeouts.
+func (f *Fetcher) client() *http.Client {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.httpc != nil {
+		return f.httpc.c
+	}
+	dial := f.DialContext
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	}
+	headerTimeout := 10 * time.Second
+	if t := f.Timeouts.HTTPResponseHeaders; t != nil {
+		headerTimeout = time.Duration(*t) * time.Second // 0 = no limit
+	}
+	pc := &httpproxy.Config{
+		HTTPProxy:  deref(f.Proxy.HTTPProxy),
+		HTTPSProxy: deref(f.Proxy.HTTPSProxy),
+		NoProxy:    strings.Join(f.Proxy.NoProxy, ","),
+	}
+	proxy := pc.ProxyFunc()
+	tr := &http.Transport{
+		Proxy:                 func(r *http.Request) (*url.URL, error) { return proxy(r.URL) },
+		DialContext:           dial,
+		TLSClientConfig:       &tls.Config{RootCAs: f.roots, MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: headerTimeout,
+		DisableCompression:    true,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       30 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+	f.httpc = &httpClient{c: &http.Client{Transport: tr}}
+	return f.httpc.c
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// attemptError says whether a failed attempt may be retried, and after what
+// delay the server asked for.
+type attemptError struct {
+	err        error
+	retry      bool
+	retryAfter time.Duration
+}
+
+func (e *attemptError) Error() string { return e.err.Error() }
+func (e *attemptError) Unwrap() error { return e.err }
+
+func (f *Fetcher) fetchHTTP(ctx context.Context, u *url.URL, w io.Writer, o Options) error {
+	client := f.client()
+	var bo backoff
+	for attempt := 1; ; attempt++ {
+		err := f.attemptHTTP(ctx, client, u, w, o)
+		if err == nil {
+			return nil
+		}
+		var ae *attemptError
+		if !errors.As(err, &ae) || !ae.retry {
+			return err
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w (%d attempts; last: %v)", ErrTimeout, attempt, ae.err)
+		}
+		delay := bo.next()
+		if ae.retryAfter > 0 {
+			delay = ae.retryAfter + time.Duration(rand.Int64N(int64(firstDelay)))
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {
+			f.logf("GET %s: attempt %d: %v; no time left for another attempt", Redact(u.String()), attempt, ae.err)
+			<-ctx.Done()
+			return fmt.Errorf("%w (%d attempts; last: %v)", ErrTimeout, attempt, ae.err)
+		}
+		f.logf("GET %s: attempt %d: %v; retrying in %v", Redact(u.String()), attempt, ae.err, delay.Round(time.Millisecond))
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (%d attempts; last: %v)", ErrTimeout, attempt, ae.err)
+		case <-t.C:
+		}
+	}
+}
+
+// trackedReader remembers whether reading the body itself failed.
+type trackedReader struct {
+	r   io.Reader
+	n   int64
+	err error
+}
+
+func (t *trackedReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	t.n += int64(n)
+	if err != nil && err != io.EOF {
+		t.err = err
+	}
+	return n, err
+}
+
+func (f *Fetcher) attemptHTTP(ctx context.Context, client *http.Client, u *url.URL, w io.Writer, o Options) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrFailed, err)
+	}
+	ua := f.UserAgent
+	if ua == "" {
+		ua = "ignition-go"
+	}
+	req.Header.Set("User-Agent", ua)
+	req.Header.Set("Accept-Encoding", "identity")
+	if o.Config {
+		req.Header.Set("Accept", "application/vnd.coreos.ignition+json;version="+config.NewestStable.String()+", */*;q=0.1")
+	}
+	custom := map[string]bool{}
+	for _, h := range o.Headers {
+		if h.Value != nil {
+			req.Header.Set(h.Name, *h.Value)
+			custom[http.CanonicalHeaderKey(h.Name)] = true
+		}
+	}
+	if len(custom) > 0 {
+		c := *client
+		origHost := u.Host
+		c.CheckRedirect = func(r *http.Request, via []*http.Request) error {
+			if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			if r.URL.Host != origHost {
+				for name := range custom {
+					r.Header.Del(name)
+				}
+			}
+			return nil
+		}
+		client = &c
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return &attemptError{err: redactURLError(err), retry: true}
+	}
+	defer resp.Body.Close()
+	switch code := resp.StatusCode; {
+	case code == http.StatusOK || code == http.StatusNoContent:
+	case code >= 500 || (o.RetryStatus != nil && o.RetryStatus(code)):
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		return &attemptError{err: fmt.Errorf("HTTP %s", resp.Status), retry: true, retryAfter: retryAfter(resp.Header, time.Now())}
+	case code == http.StatusNotFound:
+		return fmt.Errorf("%w (HTTP %s)", ErrNotFound, resp.Status)
+	default:
+		return fmt.Errorf("%w: HTTP %s", ErrFailed, resp.Status)
+	}
+	body := &trackedReader{r: resp.Body}
+	err = deliver(body, w, o)
+	if err == nil {
+		return nil
+	}
+	if body.err != nil {
+		// the download broke off: retry only if the destination can start over
+		err = fmt.Errorf("download broke off after %d bytes: %v", body.n, redactURLError(body.err))
+		if o.Rewind != nil {
+			if rerr := o.Rewind(); rerr == nil {
+				return &attemptError{err: err, retry: true}
+			}
+		}
+		return fmt.Errorf("%w: %v", ErrFailed, err)
+	}
+	return err
+}
+
+// redactURLError drops the URL net/http puts in its errors (it may carry
+// secrets); the caller names the source in redacted form.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}

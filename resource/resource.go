@@ -1,0 +1,265 @@
+// Package resource fetches every source a config can name: http, https,
+// tftp, data, s3 and arn, gs, and Azure Blob over https. Contents stream to
+// their destination through decompression and hash verification; remote
+// fetches retry patiently with backoff until a deadline; URLs in logs and
+// errors never carry secrets.
+package resource
+
+import (
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ignition-go/ignition/config"
+)
+
+// Errors a fetch can end with; match them with errors.Is.
+var (
+	ErrNeedNet           = errors.New("resource requires networking")
+	ErrNotFound          = errors.New("resource not found")
+	ErrFailed            = errors.New("failed to fetch resource")
+	ErrTimeout           = errors.New("unable to fetch resource in time")
+	ErrHashMismatch      = errors.New("hash verification failed")
+	ErrSchemeUnsupported = errors.New("unsupported source scheme")
+	ErrCompression       = errors.New("compression is not supported for this source")
+)
+
+// Logf is how the fetcher tells what it does (one line per call).
+type Logf func(format string, args ...any)
+
+// Fetcher fetches resources. The zero value works: no proxy, system roots,
+// Ignition's default timeouts, and no log.
+type Fetcher struct {
+	// Log receives one line per attempt that fails and per retry.
+	Log Logf
+	// Offline makes every source but data: fail with ErrNeedNet
+	// (the fetch-offline stage).
+	Offline bool
+	// UserAgent is sent with http(s) requests.
+	UserAgent string
+	// Timeouts and Proxy come from the config's ignition section.
+	Timeouts config.Timeouts
+	Proxy    config.Proxy
+	// TotalTimeout, when set, bounds every fetch including its retries
+	// (the -fetch-timeout of the fetch stage); otherwise httpTotal does,
+	// and with neither a fetch retries until its context ends.
+	TotalTimeout time.Duration
+	// DialContext replaces the network dialer, for tests that serve a
+	// public endpoint from loopback and for special networks.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// AWSRegion is the instance's region (from IMDS), a hint for S3.
+	AWSRegion string
+
+	mu    sync.Mutex
+	roots *x509.CertPool // system roots plus added CAs; nil = system only
+	httpc *httpClient
+}
+
+// Options for one fetch.
+type Options struct {
+	// Headers are sent with http(s) requests, replacing defaults of the same
+	// name. They are dropped when a redirect leaves the original host.
+	Headers []config.HTTPHeader
+	// Hash is the expected "sha512-<hex>" or "sha256-<hex>" of the
+	// (decompressed) contents.
+	Hash string
+	// Compression is "" or "gzip".
+	Compression string
+	// Config marks a fetch of a machine config: the Accept header then
+	// names the config media type.
+	Config bool
+	// RetryStatus adds provider-specific status codes to retry (5xx always are).
+	RetryStatus func(code int) bool
+	// Rewind, when set, lets a fetch whose body broke off midway start again:
+	// it must empty the destination.
+	Rewind func() error
+}
+
+// FromResource turns a config resource into fetch options.
+func FromResource(r config.Resource) Options {
+	o := Options{Headers: r.HTTPHeaders}
+	if r.Verification.Hash != nil {
+		o.Hash = *r.Verification.Hash
+	}
+	if r.Compression != nil {
+		o.Compression = *r.Compression
+	}
+	return o
+}
+
+// AddCA adds every certificate of a PEM bundle to the roots trusted for https.
+func (f *Fetcher) AddCA(pem []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.roots == nil {
+		sys, err := x509.SystemCertPool()
+		if err != nil || sys == nil {
+			sys = x509.NewCertPool()
+		}
+		f.roots = sys
+	}
+	if !f.roots.AppendCertsFromPEM(pem) {
+		return errors.New("certificate authority bundle holds no PEM certificate")
+	}
+	f.httpc = nil // rebuild the client with the new roots
+	return nil
+}
+
+// Fetch writes the contents of source to w. It returns an error naming the
+// source (without secrets) and what went wrong.
+func (f *Fetcher) Fetch(ctx context.Context, source string, w io.Writer, o Options) error {
+	u, err := url.Parse(source)
+	if err != nil {
+		return fmt.Errorf("%s: %w: unparseable URL", Redact(source), ErrFailed)
+	}
+	if err := f.fetch(ctx, u, source, w, o); err != nil {
+		return fmt.Errorf("%s: %w", Redact(source), err)
+	}
+	return nil
+}
+
+// FetchBytes returns the contents of source.
+func (f *Fetcher) FetchBytes(ctx context.Context, source string, o Options) ([]byte, error) {
+	var b buffer
+	if o.Rewind == nil {
+		o.Rewind = b.rewind
+	}
+	err := f.Fetch(ctx, source, &b, o)
+	return b.data, err
+}
+
+type buffer struct{ data []byte }
+
+func (b *buffer) Write(p []byte) (int, error) { b.data = append(b.data, p...); return len(p), nil }
+func (b *buffer) rewind() error               { b.data = b.data[:0]; return nil }
+
+func (f *Fetcher) fetch(ctx context.Context, u *url.URL, source string, w io.Writer, o Options) error {
+	if o.Compression != "" && o.Compression != "gzip" {
+		return fmt.Errorf("%w: %q", ErrCompression, o.Compression)
+	}
+	switch u.Scheme {
+	case "data":
+		data, err := config.DecodeDataURL(source)
+		if err != nil {
+			return fmt.Errorf("%w: invalid data URL: %v", ErrFailed, err)
+		}
+		return deliver(strings.NewReader(string(data)), w, o)
+	case "":
+		return deliver(strings.NewReader(""), w, o)
+	}
+	if f.Offline {
+		return ErrNeedNet
+	}
+	ctx, cancel := f.deadline(ctx)
+	defer cancel()
+	switch u.Scheme {
+	case "http", "https":
+		return f.fetchHTTP(ctx, u, w, o)
+	case "tftp":
+		return f.fetchTFTP(ctx, u, w, o)
+	}
+	return fmt.Errorf("%w: %q", ErrSchemeUnsupported, u.Scheme)
+}
+
+// deadline bounds a fetch by TotalTimeout, else by httpTotal.
+func (f *Fetcher) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := f.TotalTimeout
+	if d == 0 && f.Timeouts.HTTPTotal != nil && *f.Timeouts.HTTPTotal > 0 {
+		d = time.Duration(*f.Timeouts.HTTPTotal) * time.Second
+	}
+	if d > 0 {
+		return context.WithTimeout(ctx, d)
+	}
+	return context.WithCancel(ctx)
+}
+
+func (f *Fetcher) logf(format string, args ...any) {
+	if f.Log != nil {
+		f.Log(format, args...)
+	}
+}
+
+// deliver copies r to w through decompression and verification. Nothing of
+// the contents is kept in memory beyond a copy buffer.
+func deliver(r io.Reader, w io.Writer, o Options) error {
+	if o.Compression == "gzip" {
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return fmt.Errorf("%w: gzip: %v", ErrFailed, err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	var h hash.Hash
+	var want []byte
+	if o.Hash != "" {
+		var err error
+		if h, want, err = parseHash(o.Hash); err != nil {
+			return err
+		}
+		w = io.MultiWriter(w, h)
+	}
+	if _, err := io.CopyBuffer(w, r, make([]byte, 64<<10)); err != nil {
+		return err
+	}
+	if h != nil {
+		if got := h.Sum(nil); string(got) != string(want) {
+			return fmt.Errorf("%w: got %x, want %x", ErrHashMismatch, got, want)
+		}
+	}
+	return nil
+}
+
+func parseHash(s string) (hash.Hash, []byte, error) {
+	fn, sum, ok := strings.Cut(s, "-")
+	want, err := hex.DecodeString(sum)
+	if !ok || err != nil {
+		return nil, nil, fmt.Errorf("%w: malformed hash %q", ErrFailed, s)
+	}
+	switch {
+	case fn == "sha512" && len(want) == sha512.Size:
+		return sha512.New(), want, nil
+	case fn == "sha256" && len(want) == sha256.Size:
+		return sha256.New(), want, nil
+	}
+	return nil, nil, fmt.Errorf("%w: unsupported hash %q", ErrFailed, fn)
+}
+
+// Redact renders a source for logs and errors: data URLs by size only,
+// other URLs without passwords and with query values hidden (they carry
+// signatures and tokens such as Azure SAS).
+func Redact(source string) string {
+	if strings.HasPrefix(source, "data:") {
+		return fmt.Sprintf("data URL (%d bytes)", len(source))
+	}
+	u, err := url.Parse(source)
+	if err != nil {
+		return "unparseable URL"
+	}
+	if u.User != nil {
+		u.User = url.User(u.User.Username())
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			if k != "versionId" {
+				q[k] = []string{"REDACTED"}
+			}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
