@@ -13,8 +13,14 @@ all: build
 
 # Everything a fresh Debian 12 machine needs. Go itself comes from
 # /usr/local/go on our machines; Go modules are pinned in go.mod/go.sum.
+DEBS := tftpd-hpa curl time
 deps:
 	@command -v $(GO) >/dev/null || { echo "make deps: Go is not installed (need Go 1.26)"; exit 1; }
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
 	$(GO) mod download
 
 build: deps
@@ -47,6 +53,7 @@ fuzz:
 bench:
 	$(GO) test ./config/ -run '^$$' -bench . -benchmem -benchtime 5x
 	./tests/bench/cli.sh
+	./tests/bench/fetch.sh
 
 size: build
 	@ls -l bin/ | awk 'NR>1 {printf "%-22s %6.2f MB (stripped)\n", $$9, $$5/1e6}'

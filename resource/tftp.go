@@ -54,13 +54,15 @@ func (f *Fetcher) attemptTFTP(ctx context.Context, host, name string, w io.Write
 	if err != nil {
 		return &attemptError{err: err, retry: true}
 	}
-	// Each packet waits at most 1 s (less near the deadline), twice.
+	// Each packet waits at most 1 s (less near the deadline) and is sent
+	// twice, with no pause of the library's own: our loop does the backing off.
 	wait := time.Second
 	if dl, ok := ctx.Deadline(); ok {
-		wait = min(wait, max(time.Until(dl)/3, 10*time.Millisecond))
+		wait = min(wait, max(time.Until(dl)/4, 10*time.Millisecond))
 	}
 	c.SetTimeout(wait)
-	c.SetRetries(2)
+	c.SetRetries(1)
+	c.SetBackoff(func(int) time.Duration { return 0 })
 	wt, err := c.Receive(name, "octet")
 	if err != nil {
 		if strings.Contains(strings.ToLower(err.Error()), "not found") {
