@@ -79,10 +79,16 @@ func (e *attemptError) Error() string { return e.err.Error() }
 func (e *attemptError) Unwrap() error { return e.err }
 
 func (f *Fetcher) fetchHTTP(ctx context.Context, u *url.URL, w io.Writer, o Options) error {
+	return f.fetchHTTPWith(ctx, u, w, o, nil)
+}
+
+// fetchHTTPWith runs the retry loop; prep, when set, finishes each request
+// (signing, tokens) just before it is sent.
+func (f *Fetcher) fetchHTTPWith(ctx context.Context, u *url.URL, w io.Writer, o Options, prep func(*http.Request) error) error {
 	client := f.client()
 	var bo backoff
 	for attempt := 1; ; attempt++ {
-		err := f.attemptHTTP(ctx, client, u, w, o)
+		err := f.attemptHTTP(ctx, client, u, w, o, prep)
 		if err == nil {
 			return nil
 		}
@@ -129,7 +135,7 @@ func (t *trackedReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (f *Fetcher) attemptHTTP(ctx context.Context, client *http.Client, u *url.URL, w io.Writer, o Options) error {
+func (f *Fetcher) attemptHTTP(ctx context.Context, client *http.Client, u *url.URL, w io.Writer, o Options, prep func(*http.Request) error) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrFailed, err)
@@ -165,6 +171,11 @@ func (f *Fetcher) attemptHTTP(ctx context.Context, client *http.Client, u *url.U
 			return nil
 		}
 		client = &c
+	}
+	if prep != nil {
+		if err := prep(req); err != nil {
+			return &attemptError{err: err, retry: true}
+		}
 	}
 	resp, err := client.Do(req)
 	if err != nil {

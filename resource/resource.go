@@ -22,6 +22,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/ignition-go/ignition/config"
 )
 
@@ -60,8 +62,12 @@ type Fetcher struct {
 	// public endpoint from loopback and for special networks.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
-	// AWSRegion is the instance's region (from IMDS), a hint for S3.
+	// AWSRegion is the instance's region (from IMDS), a hint for S3. When
+	// it is set and AWSCredentials is nil, S3 requests are signed with the
+	// instance role's credentials (anonymous if there is none).
 	AWSRegion string
+	// AWSCredentials, when set, signs S3 requests.
+	AWSCredentials aws.CredentialsProvider
 
 	mu    sync.Mutex
 	roots *x509.CertPool // system roots plus added CAs; nil = system only
@@ -170,6 +176,8 @@ func (f *Fetcher) fetch(ctx context.Context, u *url.URL, source string, w io.Wri
 		return f.fetchHTTP(ctx, u, w, o)
 	case "tftp":
 		return f.fetchTFTP(ctx, u, w, o)
+	case "s3", "arn":
+		return f.fetchS3(ctx, u, w, o)
 	}
 	return fmt.Errorf("%w: %q", ErrSchemeUnsupported, u.Scheme)
 }
@@ -263,3 +271,5 @@ func Redact(source string) string {
 	}
 	return u.String()
 }
+
+func parseURL(s string) (*url.URL, error) { return url.Parse(s) }
