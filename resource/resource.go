@@ -68,10 +68,13 @@ type Fetcher struct {
 	AWSRegion string
 	// AWSCredentials, when set, signs S3 requests.
 	AWSCredentials aws.CredentialsProvider
+	// OnGCE makes gs:// fetches carry the VM's service-account token.
+	OnGCE bool
 
 	mu    sync.Mutex
-	roots *x509.CertPool // system roots plus added CAs; nil = system only
-	httpc *httpClient
+	roots  *x509.CertPool // system roots plus added CAs; nil = system only
+	httpc  *httpClient
+	gceTok gceTokenCache
 }
 
 // Options for one fetch.
@@ -178,6 +181,8 @@ func (f *Fetcher) fetch(ctx context.Context, u *url.URL, source string, w io.Wri
 		return f.fetchTFTP(ctx, u, w, o)
 	case "s3", "arn":
 		return f.fetchS3(ctx, u, w, o)
+	case "gs":
+		return f.fetchGCS(ctx, u, w, o)
 	}
 	return fmt.Errorf("%w: %q", ErrSchemeUnsupported, u.Scheme)
 }
