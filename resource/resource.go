@@ -71,7 +71,7 @@ type Fetcher struct {
 	// OnGCE makes gs:// fetches carry the VM's service-account token.
 	OnGCE bool
 
-	mu    sync.Mutex
+	mu     sync.Mutex
 	roots  *x509.CertPool // system roots plus added CAs; nil = system only
 	httpc  *httpClient
 	gceTok gceTokenCache
