@@ -13,7 +13,8 @@ all: build
 
 # Everything a fresh Debian 12 machine needs. Go itself comes from
 # /usr/local/go on our machines; Go modules are pinned in go.mod/go.sum.
-DEBS := tftpd-hpa curl time
+DEBS := tftpd-hpa curl time iproute2 util-linux
+AZURITE := 3.35.0
 deps:
 	@command -v $(GO) >/dev/null || { echo "make deps: Go is not installed (need Go 1.26)"; exit 1; }
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -21,6 +22,9 @@ deps:
 		echo "make deps: installing$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+	@command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; }
+	@[ -x .cache/npm/node_modules/.bin/azurite-blob ] || { echo "make deps: installing Azurite $(AZURITE) from npm into .cache/npm"; \
+		mkdir -p .cache/npm && npm install --silent --no-audit --no-fund --prefix .cache/npm azurite@$(AZURITE) >/dev/null; }
 	$(GO) mod download
 
 build: deps

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,9 +14,12 @@ import (
 
 // gs:// is fetched from fake-gcs-server, served over TLS as
 // storage.googleapis.com; on GCE the token comes from a small metadata
-// server (written from GCE's documented token endpoint) that the dialer
-// routes the metadata address to.
+// server (written from GCE's documented token endpoint) listening at the
+// real 169.254.169.254 inside a network namespace the test makes.
 func TestGCS(t *testing.T) {
+	if !inNetns(t, "169.254.169.254") {
+		return
+	}
 	gcs, err := fakestorage.NewServerWithOptions(fakestorage.Options{
 		NoListener: true,
 		InitialObjects: []fakestorage.Object{
@@ -31,7 +33,11 @@ func TestGCS(t *testing.T) {
 	f, reqs := publicEndpoint(t, gcs.HTTPHandler(), "storage.googleapis.com")
 
 	var tokenCalls atomic.Int32
-	meta := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	metaL, err := net.Listen("tcp", "169.254.169.254:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Metadata-Flavor") != "Google" || r.URL.Path != "/computeMetadata/v1/instance/service-accounts/default/token" {
 			http.Error(w, "bad request", http.StatusForbidden)
 			return
@@ -39,12 +45,13 @@ func TestGCS(t *testing.T) {
 		tokenCalls.Add(1)
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"access_token":"ya29.TOKEN","expires_in":3599,"token_type":"Bearer"}`))
-	}))
+	})}
+	go meta.Serve(metaL)
 	defer meta.Close()
 	storageDial := f.DialContext
 	f.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if addr == "169.254.169.254:80" {
-			return (&net.Dialer{}).DialContext(ctx, network, meta.Listener.Addr().String())
+		if addr == "169.254.169.254:80" { // the real address, in this namespace
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
 		}
 		return storageDial(ctx, network, addr)
 	}

@@ -119,6 +119,16 @@ func (f *Fetcher) fetchHTTPWith(ctx context.Context, u *url.URL, w io.Writer, o 
 	}
 }
 
+// statusError is a final HTTP status.
+type statusError struct {
+	code   int
+	status string
+	kind   error // ErrNotFound or ErrFailed
+}
+
+func (e *statusError) Error() string { return e.kind.Error() + ": HTTP " + e.status }
+func (e *statusError) Unwrap() error { return e.kind }
+
 // trackedReader remembers whether reading the body itself failed.
 type trackedReader struct {
 	r   io.Reader
@@ -188,9 +198,9 @@ func (f *Fetcher) attemptHTTP(ctx context.Context, client *http.Client, u *url.U
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 		return &attemptError{err: fmt.Errorf("HTTP %s", resp.Status), retry: true, retryAfter: retryAfter(resp.Header, time.Now())}
 	case code == http.StatusNotFound:
-		return fmt.Errorf("%w (HTTP %s)", ErrNotFound, resp.Status)
+		return &statusError{code: code, status: resp.Status, kind: ErrNotFound}
 	default:
-		return fmt.Errorf("%w: HTTP %s", ErrFailed, resp.Status)
+		return &statusError{code: code, status: resp.Status, kind: ErrFailed}
 	}
 	body := &trackedReader{r: resp.Body}
 	err = deliver(body, w, o)

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/ignition-go/ignition/config"
@@ -70,11 +71,15 @@ type Fetcher struct {
 	AWSCredentials aws.CredentialsProvider
 	// OnGCE makes gs:// fetches carry the VM's service-account token.
 	OnGCE bool
+	// OnAzure makes fetches from Azure Blob hosts carry the VM's
+	// managed-identity token.
+	OnAzure bool
 
-	mu     sync.Mutex
-	roots  *x509.CertPool // system roots plus added CAs; nil = system only
-	httpc  *httpClient
-	gceTok gceTokenCache
+	mu      sync.Mutex
+	roots   *x509.CertPool // system roots plus added CAs; nil = system only
+	httpc   *httpClient
+	gceTok  gceTokenCache
+	azCreds map[string]azcore.TokenCredential
 }
 
 // Options for one fetch.
@@ -176,6 +181,9 @@ func (f *Fetcher) fetch(ctx context.Context, u *url.URL, source string, w io.Wri
 	defer cancel()
 	switch u.Scheme {
 	case "http", "https":
+		if ac, ok := azureBlobCloud(u.Hostname()); ok && u.Scheme == "https" && f.OnAzure {
+			return f.fetchAzureBlob(ctx, u, ac, w, o)
+		}
 		return f.fetchHTTP(ctx, u, w, o)
 	case "tftp":
 		return f.fetchTFTP(ctx, u, w, o)
