@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/sha512"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
@@ -346,5 +347,25 @@ func TestConnectionRefusedTimesOut(t *testing.T) {
 	}
 	if took := time.Since(start); took < 900*time.Millisecond || took > 3*time.Second {
 		t.Errorf("FetchBytes(closed port) took %v; want about the 1 s total timeout", took)
+	}
+}
+
+// A config's certificateAuthorities are fetched (here from a data URL with
+// a hash) and trusted for https.
+func TestAddCAsFromConfig(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("trusted")) }))
+	defer srv.Close()
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	src := "data:;base64," + base64.StdEncoding.EncodeToString(caPEM)
+	f := &Fetcher{TotalTimeout: 2 * time.Second}
+	err := f.AddCAs(context.Background(), []config.Resource{{Source: &src, Verification: config.Verification{Hash: strp(sha512Of([]byte("wrong")))}}})
+	if !errors.Is(err, ErrHashMismatch) {
+		t.Fatalf("AddCAs(wrong hash) err = %v; want ErrHashMismatch", err)
+	}
+	if err := f.AddCAs(context.Background(), []config.Resource{{Source: &src, Verification: config.Verification{Hash: strp(sha512Of(caPEM))}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.FetchBytes(context.Background(), srv.URL, Options{}); err != nil || string(got) != "trusted" {
+		t.Fatalf("FetchBytes after AddCAs = %q, %v", got, err)
 	}
 }

@@ -224,24 +224,78 @@ func deliver(r io.Reader, w io.Writer, o Options) error {
 		defer zr.Close()
 		r = zr
 	}
-	var h hash.Hash
-	var want []byte
-	if o.Hash != "" {
-		var err error
-		if h, want, err = parseHash(o.Hash); err != nil {
-			return err
-		}
-		w = io.MultiWriter(w, h)
-	}
-	if _, err := io.CopyBuffer(w, r, make([]byte, 64<<10)); err != nil {
+	if o.Hash == "" {
+		_, err := io.CopyBuffer(w, r, make([]byte, 64<<10))
 		return err
 	}
-	if h != nil {
-		if got := h.Sum(nil); string(got) != string(want) {
-			return fmt.Errorf("%w: got %x, want %x", ErrHashMismatch, got, want)
-		}
+	h, want, err := parseHash(o.Hash)
+	if err != nil {
+		return err
+	}
+	if err := hashedCopy(w, r, h); err != nil {
+		return err
+	}
+	if got := h.Sum(nil); string(got) != string(want) {
+		return fmt.Errorf("%w: got %x, want %x", ErrHashMismatch, got, want)
 	}
 	return nil
+}
+
+// fill reads into b until it is full or r fails; io.EOF marks the end.
+func fill(r io.Reader, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := r.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// hashedCopy copies r to w and into h. Hashing (SHA-512 runs at about the
+// speed of a loopback download) happens on another goroutine, overlapped
+// with reading the next chunks; a few fixed buffers bound the memory.
+func hashedCopy(w io.Writer, r io.Reader, h hash.Hash) error {
+	const nbuf, size = 4, 256 << 10
+	free := make(chan []byte, nbuf)
+	for i := 0; i < nbuf; i++ {
+		free <- make([]byte, size)
+	}
+	full := make(chan []byte, nbuf)
+	werr := make(chan error, 1)
+	go func() {
+		var err error
+		for b := range full {
+			if err == nil {
+				h.Write(b)
+				_, err = w.Write(b)
+			}
+			free <- b[:cap(b)]
+		}
+		werr <- err
+	}()
+	var rerr error
+	for {
+		b := <-free
+		n, err := fill(r, b)
+		if n > 0 {
+			full <- b[:n]
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			rerr = err
+			break
+		}
+	}
+	close(full)
+	if err := <-werr; err != nil {
+		return err
+	}
+	return rerr
 }
 
 func parseHash(s string) (hash.Hash, []byte, error) {
@@ -286,3 +340,20 @@ func Redact(source string) string {
 }
 
 func parseURL(s string) (*url.URL, error) { return url.Parse(s) }
+
+// AddCAs fetches the certificate authorities a config lists
+// (ignition.security.tls.certificateAuthorities), each with its own
+// verification, compression and headers, and trusts them for https.
+func (f *Fetcher) AddCAs(ctx context.Context, cas []config.Resource) error {
+	for _, ca := range cas {
+		src := deref(ca.Source)
+		pem, err := f.FetchBytes(ctx, src, FromResource(ca))
+		if err != nil {
+			return fmt.Errorf("certificate authority: %w", err)
+		}
+		if err := f.AddCA(pem); err != nil {
+			return fmt.Errorf("certificate authority %s: %w", Redact(src), err)
+		}
+	}
+	return nil
+}
