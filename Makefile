@@ -15,6 +15,7 @@ all: build
 # /usr/local/go on our machines; Go modules are pinned in go.mod/go.sum.
 DEBS := tftpd-hpa curl time iproute2 util-linux
 AZURITE := 3.35.0
+EC2MOCK := v1.12.0
 deps:
 	@command -v $(GO) >/dev/null || { echo "make deps: Go is not installed (need Go 1.26)"; exit 1; }
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -25,6 +26,10 @@ deps:
 	@command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; }
 	@[ -x .cache/npm/node_modules/.bin/azurite-blob ] || { echo "make deps: installing Azurite $(AZURITE) from npm into .cache/npm"; \
 		mkdir -p .cache/npm && npm install --silent --no-audit --no-fund --prefix .cache/npm azurite@$(AZURITE) >/dev/null; }
+	@[ -x .cache/bin/ec2-metadata-mock ] || { echo "make deps: building amazon-ec2-metadata-mock $(EC2MOCK) into .cache/bin"; \
+		mkdir -p .cache/ec2mock .cache/bin && cd .cache/ec2mock && printf 'module ec2mockbuild\ngo 1.26\n' > go.mod && \
+		$(GO) get github.com/aws/amazon-ec2-metadata-mock@$(EC2MOCK) >/dev/null 2>&1 && \
+		CGO_ENABLED=0 $(GO) build -mod=mod -o ../bin/ec2-metadata-mock github.com/aws/amazon-ec2-metadata-mock/cmd; }
 	$(GO) mod download
 
 build: deps

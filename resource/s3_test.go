@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/johannesboyne/gofakes3"
@@ -133,5 +138,62 @@ func TestParseS3(t *testing.T) {
 		if _, err := parseS3(u); err == nil {
 			t.Errorf("parseS3(%q) = nil error; want one", s)
 		}
+	}
+}
+
+// On AWS the instance role's credentials sign S3 requests: they come from
+// AWS's own IMDS emulator (amazon-ec2-metadata-mock, IMDSv2 enforced)
+// listening at 169.254.169.254 in a network namespace the test makes.
+func TestS3InstanceRole(t *testing.T) {
+	mock, err := filepath.Abs("../.cache/bin/ec2-metadata-mock")
+	if err == nil {
+		_, err = os.Stat(mock)
+	}
+	if err != nil {
+		t.Skip("amazon-ec2-metadata-mock is not built (make deps builds it into .cache/bin)")
+	}
+	if !inNetns(t, "169.254.169.254") {
+		return
+	}
+	cmd := exec.Command(mock, "-n", "169.254.169.254", "-p", "80", "-I")
+	cmd.Dir = t.TempDir()
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for i := 0; ; i++ {
+		if c, err := net.Dial("tcp", "169.254.169.254:80"); err == nil {
+			c.Close()
+			break
+		}
+		if i > 100 {
+			t.Fatalf("ec2-metadata-mock did not start: %s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	backend := s3mem.New()
+	backend.CreateBucket("private")
+	backend.PutObject("private", "user.ign", nil, strings.NewReader("role-signed"), 11)
+	fake := gofakes3.New(backend, gofakes3.WithHostBucketBase("s3.us-east-1.amazonaws.com"))
+	f, reqs := publicEndpoint(t, fake.Server(), "*.s3.us-east-1.amazonaws.com")
+	s3Dial := f.DialContext
+	f.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if addr == "169.254.169.254:80" { // the real address, in this namespace
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		}
+		return s3Dial(ctx, network, addr)
+	}
+	f.AWSRegion = "us-east-1" // on AWS: sign with the instance role
+	got, err := f.FetchBytes(context.Background(), "s3://private/user.ign", Options{})
+	if err != nil || string(got) != "role-signed" {
+		t.Fatalf("FetchBytes(s3 with the instance role) = %q, %v", got, err)
+	}
+	all := reqs.all()
+	auth := all[len(all)-1].Header.Get("Authorization")
+	if !strings.Contains(auth, "Credential=12345678901/") || all[len(all)-1].Header.Get("X-Amz-Security-Token") == "" {
+		t.Errorf("Authorization = %q; want SigV4 with the role's key 12345678901 and its session token", auth)
 	}
 }
