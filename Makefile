@@ -35,6 +35,8 @@ deps:
 build: deps
 	@mkdir -p bin
 	$(GOBUILD) -o bin/ignition-validate ./validate
+	$(GOBUILD) -o bin/ignition ./cmd/ignition
+	$(GOBUILD) -o bin/ignition-kargs-helper ./cmd/ignition-kargs-helper
 
 test: build unit cross fuzz lint
 	@echo "make test: all passed"

@@ -16,6 +16,7 @@ require (
 	github.com/pin/tftp/v3 v3.1.0
 	github.com/vincent-petithory/dataurl v1.0.0
 	golang.org/x/net v0.49.0
+	golang.org/x/sys v0.40.0
 )
 
 require (
@@ -70,7 +71,6 @@ require (
 	golang.org/x/crypto v0.47.0 // indirect
 	golang.org/x/oauth2 v0.26.0 // indirect
 	golang.org/x/sync v0.19.0 // indirect
-	golang.org/x/sys v0.40.0 // indirect
 	golang.org/x/text v0.33.0 // indirect
 	golang.org/x/time v0.8.0 // indirect
 	golang.org/x/tools v0.40.0 // indirect

@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -104,11 +105,11 @@ func (f *Fetcher) fetchHTTPWith(ctx context.Context, u *url.URL, w io.Writer, o 
 			delay = ae.retryAfter + time.Duration(rand.Int64N(int64(firstDelay)))
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {
-			f.logf("GET %s: attempt %d: %v; no time left for another attempt", Redact(u.String()), attempt, ae.err)
+			f.logf("%s %s: attempt %d: %v; no time left for another attempt", methodOf(o), Redact(u.String()), attempt, ae.err)
 			<-ctx.Done()
 			return fmt.Errorf("%w (%d attempts; last: %v)", ErrTimeout, attempt, ae.err)
 		}
-		f.logf("GET %s: attempt %d: %v; retrying in %v", Redact(u.String()), attempt, ae.err, delay.Round(time.Millisecond))
+		f.logf("%s %s: attempt %d: %v; retrying in %v", methodOf(o), Redact(u.String()), attempt, ae.err, delay.Round(time.Millisecond))
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
@@ -117,6 +118,13 @@ func (f *Fetcher) fetchHTTPWith(ctx context.Context, u *url.URL, w io.Writer, o 
 		case <-t.C:
 		}
 	}
+}
+
+func methodOf(o Options) string {
+	if o.Method == "" {
+		return http.MethodGet
+	}
+	return o.Method
 }
 
 // statusError is a final HTTP status.
@@ -146,7 +154,15 @@ func (t *trackedReader) Read(p []byte) (int, error) {
 }
 
 func (f *Fetcher) attemptHTTP(ctx context.Context, client *http.Client, u *url.URL, w io.Writer, o Options, prep func(*http.Request) error) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	method := o.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	var reqBody io.Reader
+	if o.Body != nil {
+		reqBody = bytes.NewReader(o.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), reqBody)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrFailed, err)
 	}

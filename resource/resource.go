@@ -74,6 +74,9 @@ type Fetcher struct {
 	// OnAzure makes fetches from Azure Blob hosts carry the VM's
 	// managed-identity token.
 	OnAzure bool
+	// AzureCloud is the cloud IMDS reports (azEnvironment), logged next to
+	// the cloud a blob host belongs to.
+	AzureCloud string
 
 	mu      sync.Mutex
 	roots   *x509.CertPool // system roots plus added CAs; nil = system only
@@ -100,6 +103,11 @@ type Options struct {
 	// Rewind, when set, lets a fetch whose body broke off midway start again:
 	// it must empty the destination.
 	Rewind func() error
+	// Method is the http method (default GET), for metadata services
+	// that want a PUT (the AWS IMDSv2 token) or a POST (Azure's health
+	// report), and Body what a POST or PUT sends.
+	Method string
+	Body   []byte
 }
 
 // FromResource turns a config resource into fetch options.
@@ -112,6 +120,32 @@ func FromResource(r config.Resource) Options {
 		o.Compression = *r.Compression
 	}
 	return o
+}
+
+// With returns a fetcher for a config's own settings: its timeouts and
+// proxy (when set) over this one's, and a copy of the trusted roots that
+// the config's CAs can be added to without affecting this fetcher.
+func (f *Fetcher) With(t config.Timeouts, p config.Proxy) *Fetcher {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g := &Fetcher{
+		Log: f.Log, Offline: f.Offline, UserAgent: f.UserAgent, Timeouts: f.Timeouts, Proxy: f.Proxy,
+		TotalTimeout: f.TotalTimeout, DialContext: f.DialContext, AWSRegion: f.AWSRegion,
+		AWSCredentials: f.AWSCredentials, OnGCE: f.OnGCE, OnAzure: f.OnAzure, AzureCloud: f.AzureCloud,
+	}
+	if t.HTTPResponseHeaders != nil {
+		g.Timeouts.HTTPResponseHeaders = t.HTTPResponseHeaders
+	}
+	if t.HTTPTotal != nil {
+		g.Timeouts.HTTPTotal = t.HTTPTotal
+	}
+	if p.HTTPProxy != nil || p.HTTPSProxy != nil || len(p.NoProxy) > 0 {
+		g.Proxy = p
+	}
+	if f.roots != nil {
+		g.roots = f.roots.Clone()
+	}
+	return g
 }
 
 // AddCA adds every certificate of a PEM bundle to the roots trusted for https.

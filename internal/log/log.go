@@ -1,0 +1,103 @@
+// Package log is the ignition command's logger: to the systemd journal
+// when it runs (with structured fields), or to stdout with -log-to-stdout.
+// Every side effect is an operation: "op(N): [started] what" when it
+// starts and "op(N): [finished] what (12ms)" or "[failed]" when it ends.
+package log
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/journal"
+)
+
+// Logger writes the log of one stage.
+type Logger struct {
+	mu      sync.Mutex
+	stage   string
+	out     io.Writer // nil: the journal
+	ops     int
+	journal bool
+}
+
+// New makes a logger for a stage. With toStdout, or when the journal is not
+// running, lines go to stdout (or to w when given).
+func New(stage string, toStdout bool, w io.Writer) *Logger {
+	l := &Logger{stage: stage}
+	if !toStdout && journal.Enabled() {
+		l.journal = true
+		return l
+	}
+	if w == nil {
+		w = os.Stdout
+	}
+	l.out = w
+	return l
+}
+
+const (
+	prioErr     = journal.PriErr
+	prioWarning = journal.PriWarning
+	prioInfo    = journal.PriInfo
+	prioDebug   = journal.PriDebug
+)
+
+var prioNames = map[journal.Priority]string{prioErr: "CRITICAL", prioWarning: "WARNING", prioInfo: "INFO", prioDebug: "DEBUG"}
+
+func (l *Logger) send(p journal.Priority, msg string, fields map[string]string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.journal {
+		vars := map[string]string{"SYSLOG_IDENTIFIER": "ignition", "IGNITION_STAGE": l.stage}
+		for k, v := range fields {
+			vars[k] = v
+		}
+		if journal.Send(msg, p, vars) == nil {
+			return
+		}
+	}
+	w := l.out
+	if w == nil {
+		w = os.Stderr
+	}
+	fmt.Fprintf(w, "%s %-8s : %s\n", time.Now().Format("15:04:05.000"), prioNames[p], msg)
+}
+
+// Infof, Warnf, Errorf and Debugf log one line.
+func (l *Logger) Infof(format string, args ...any)  { l.send(prioInfo, fmt.Sprintf(format, args...), nil) }
+func (l *Logger) Warnf(format string, args ...any)  { l.send(prioWarning, fmt.Sprintf(format, args...), nil) }
+func (l *Logger) Errorf(format string, args ...any) { l.send(prioErr, fmt.Sprintf(format, args...), nil) }
+func (l *Logger) Debugf(format string, args ...any) { l.send(prioDebug, fmt.Sprintf(format, args...), nil) }
+
+// Logf is Infof as a plain function value, for packages that take one.
+func (l *Logger) Logf(format string, args ...any) { l.Infof(format, args...) }
+
+// Op logs the start of an operation and returns the function that logs its
+// end, with its duration and error:
+//
+//	done := log.Op("fetching config from %s", src)
+//	err := fetch()
+//	done(err)
+func (l *Logger) Op(format string, args ...any) func(error) {
+	what := fmt.Sprintf(format, args...)
+	l.mu.Lock()
+	l.ops++
+	n := l.ops
+	l.mu.Unlock()
+	start := time.Now()
+	l.send(prioInfo, fmt.Sprintf("op(%d): [started]  %s", n, what), map[string]string{"IGNITION_OP": what})
+	return func(err error) {
+		d := time.Since(start)
+		fields := map[string]string{"IGNITION_OP": what, "IGNITION_DURATION_MS": strconv.FormatInt(d.Milliseconds(), 10)}
+		if err != nil {
+			fields["IGNITION_ERROR"] = err.Error()
+			l.send(prioErr, fmt.Sprintf("op(%d): [failed]   %s (%v): %v", n, what, d.Round(time.Millisecond), err), fields)
+			return
+		}
+		l.send(prioInfo, fmt.Sprintf("op(%d): [finished] %s (%v)", n, what, d.Round(time.Millisecond)), fields)
+	}
+}
