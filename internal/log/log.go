@@ -68,10 +68,18 @@ func (l *Logger) send(p journal.Priority, msg string, fields map[string]string) 
 }
 
 // Infof, Warnf, Errorf and Debugf log one line.
-func (l *Logger) Infof(format string, args ...any)  { l.send(prioInfo, fmt.Sprintf(format, args...), nil) }
-func (l *Logger) Warnf(format string, args ...any)  { l.send(prioWarning, fmt.Sprintf(format, args...), nil) }
-func (l *Logger) Errorf(format string, args ...any) { l.send(prioErr, fmt.Sprintf(format, args...), nil) }
-func (l *Logger) Debugf(format string, args ...any) { l.send(prioDebug, fmt.Sprintf(format, args...), nil) }
+func (l *Logger) Infof(format string, args ...any) {
+	l.send(prioInfo, fmt.Sprintf(format, args...), nil)
+}
+func (l *Logger) Warnf(format string, args ...any) {
+	l.send(prioWarning, fmt.Sprintf(format, args...), nil)
+}
+func (l *Logger) Errorf(format string, args ...any) {
+	l.send(prioErr, fmt.Sprintf(format, args...), nil)
+}
+func (l *Logger) Debugf(format string, args ...any) {
+	l.send(prioDebug, fmt.Sprintf(format, args...), nil)
+}
 
 // Logf is Infof as a plain function value, for packages that take one.
 func (l *Logger) Logf(format string, args ...any) { l.Infof(format, args...) }

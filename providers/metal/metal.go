@@ -13,5 +13,7 @@ func init() { providers.Register("metal", func() providers.Provider { return met
 
 type metal struct{}
 
-func (metal) Init(context.Context, *providers.Env) error            { return nil }
-func (metal) Fetch(context.Context, *providers.Env) ([]byte, error) { return nil, providers.ErrNoConfig }
+func (metal) Init(context.Context, *providers.Env) error { return nil }
+func (metal) Fetch(context.Context, *providers.Env) ([]byte, error) {
+	return nil, providers.ErrNoConfig
+}
