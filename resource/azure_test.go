@@ -19,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ignition-go/ignition/internal/testnet"
 )
 
 // azuriteBin finds Azurite (npm package azurite, installed by make deps
@@ -94,7 +96,7 @@ func (m *fakeIMDS) asked() []string {
 // serves the storage accounts of all three clouds over TLS.
 func TestAzureBlob(t *testing.T) {
 	bin := azuriteBin(t)
-	if !inNetns(t, "169.254.169.254") {
+	if !testnet.InNetns(t, "169.254.169.254") {
 		return
 	}
 	dir := t.TempDir()

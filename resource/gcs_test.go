@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/fsouza/fake-gcs-server/fakestorage"
+
+	"github.com/ignition-go/ignition/internal/testnet"
 )
 
 // gs:// is fetched from fake-gcs-server, served over TLS as
@@ -17,7 +19,7 @@ import (
 // server (written from GCE's documented token endpoint) listening at the
 // real 169.254.169.254 inside a network namespace the test makes.
 func TestGCS(t *testing.T) {
-	if !inNetns(t, "169.254.169.254") {
+	if !testnet.InNetns(t, "169.254.169.254") {
 		return
 	}
 	gcs, err := fakestorage.NewServerWithOptions(fakestorage.Options{

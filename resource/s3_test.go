@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/ignition-go/ignition/internal/testnet"
 )
 
 // The S3 tests run against gofakes3, served over TLS as the real S3
@@ -152,7 +154,7 @@ func TestS3InstanceRole(t *testing.T) {
 	if err != nil {
 		t.Skip("amazon-ec2-metadata-mock is not built (make deps builds it into .cache/bin)")
 	}
-	if !inNetns(t, "169.254.169.254") {
+	if !testnet.InNetns(t, "169.254.169.254") {
 		return
 	}
 	cmd := exec.Command(mock, "-n", "169.254.169.254", "-p", "80", "-I")

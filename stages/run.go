@@ -74,6 +74,9 @@ func (e *Engine) fetchStage(ctx context.Context, stage string) error {
 	if e.DryRun {
 		fmt.Fprintf(DryRunOut, "%s: would cache the config at %s (user config provided: %v)\n", stage, e.ConfigCache, st.UserConfigProvided)
 		explain(DryRunOut, config.Merge(base, user))
+		if stage == "fetch-offline" && NeedsNetwork(config.Merge(base, user)) {
+			return e.flagNeedNet()
+		}
 		return nil
 	}
 	done := e.Log.Op("writing the config cache %s", e.ConfigCache)
