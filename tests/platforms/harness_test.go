@@ -158,3 +158,5 @@ func mustContain(t *testing.T, what, s string, subs ...string) {
 }
 
 func execIgnition(args ...string) *exec.Cmd { return exec.Command(ignitionBin, args...) }
+
+func serveListener(l net.Listener, h http.Handler) { (&http.Server{Handler: h}).Serve(l) }

@@ -1,0 +1,171 @@
+package platforms
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ignition-go/ignition/internal/testnet"
+	"github.com/ignition-go/ignition/tests/fakes"
+)
+
+// ec2MetadataMock starts AWS's IMDS emulator at 169.254.169.254:80 with
+// IMDSv2 enforced, serving userData and region.
+func ec2MetadataMock(t *testing.T, userData []byte, region string) {
+	t.Helper()
+	bin, _ := filepath.Abs("../../.cache/bin/ec2-metadata-mock")
+	if _, err := os.Stat(bin); err != nil {
+		t.Skip("amazon-ec2-metadata-mock is not built (make deps builds it into .cache/bin)")
+	}
+	cfg, _ := json.Marshal(map[string]any{
+		"userdata": map[string]any{"values": map[string]any{"userdata": base64.StdEncoding.EncodeToString(userData)}},
+		"metadata": map[string]any{"values": map[string]any{"placement-region": region}},
+	})
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "aemm.json"), cfg, 0o644)
+	cmd := exec.Command(bin, "-n", "169.254.169.254", "-p", "80", "-I", "-c", filepath.Join(dir, "aemm.json"))
+	cmd.Dir = dir
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for i := 0; ; i++ {
+		if c, err := net.Dial("tcp", "169.254.169.254:80"); err == nil {
+			c.Close()
+			return
+		}
+		if i > 200 {
+			t.Fatalf("ec2-metadata-mock did not start: %s", out.String())
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func TestAWS(t *testing.T) {
+	if !testnet.InNetns(t, "169.254.169.254") {
+		return
+	}
+	t.Run("user data", func(t *testing.T) {
+		ec2MetadataMock(t, []byte(`{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/etc/aws","contents":{"source":"s3://configs/aws"}}]}}`), "cn-north-1")
+		m := newMachine(t)
+		r := m.run("aws", "fetch-offline")
+		if r.code != 0 || !m.exists("neednet") || m.exists("ignition.json") {
+			t.Fatalf("fetch-offline: exit %d, neednet %v, cache %v\n%s", r.code, m.exists("neednet"), m.exists("ignition.json"), r.out)
+		}
+		r = m.run("aws", "fetch")
+		c, _ := m.cache()
+		if r.code != 0 || strings.Join(files(c), ",") != "/etc/aws" {
+			t.Fatalf("fetch: exit %d, cache %v\n%s%s", r.code, c, r.out, r.stderr)
+		}
+		mustContain(t, "log", r.out, "AWS: region cn-north-1", "fetching user data from the EC2 instance metadata service")
+		t.Logf("aws: process start to config cached: %v", r.took.Round(time.Millisecond))
+	})
+	t.Run("invalid user data", func(t *testing.T) {
+		ec2MetadataMock(t, []byte("1234,john,reboot,true\n"), "us-east-1")
+		m := newMachine(t)
+		r := m.run("aws", "fetch")
+		if r.code != 1 || m.exists("ignition.json") {
+			t.Fatalf("fetch of non-JSON user data: exit %d, cache %v; want 1, none\n%s", r.code, m.exists("ignition.json"), r.out)
+		}
+		mustContain(t, "log", r.out, "error at line 1 col 5: invalid character ',' after top-level value")
+	})
+}
+
+// GCE: the metadata server is down for the first 10 s of boot, then serves
+// the user-data attribute; later, an instance without one gets an empty
+// config.
+func TestGCE(t *testing.T) {
+	if !testnet.InNetns(t, "169.254.169.254") {
+		return
+	}
+	gce := &fakes.GCE{UserData: []byte(`{"ignition":{"version":"3.2.0"},"storage":{"files":[{"path":"/etc/gce"}]}}`)}
+	go func() {
+		time.Sleep(10 * time.Second)
+		l, err := net.Listen("tcp", "169.254.169.254:80")
+		if err == nil {
+			go serveListener(l, gce)
+		}
+	}()
+	m := newMachine(t)
+	r := m.run("gcp", "fetch", "-fetch-timeout", "60s")
+	c, _ := m.cache()
+	if r.code != 0 || strings.Join(files(c), ",") != "/etc/gce" {
+		t.Fatalf("fetch: exit %d, cache %v\n%s%s", r.code, c, r.out, r.stderr)
+	}
+	if r.took < 10*time.Second {
+		t.Errorf("fetch took %v; the metadata server was down for 10 s", r.took)
+	}
+	mustContain(t, "log", r.out, "connection refused; retrying in")
+	t.Logf("gcp: metadata down 10 s: config cached %v after process start, %d retries logged", r.took.Round(time.Millisecond), strings.Count(r.out, "retrying in"))
+
+	gce.UserData = nil // 404: no config
+	m = newMachine(t)
+	r = m.run("gcp", "fetch")
+	if c, _ := m.cache(); r.code != 0 || len(files(c)) != 0 {
+		t.Fatalf("fetch without user-data: exit %d, cache %v\n%s", r.code, c, r.out)
+	}
+	mustContain(t, "log", r.out, "no user config; continuing with an empty config")
+	t.Logf("gcp: no user-data: empty config cached in %v", r.took.Round(time.Millisecond))
+}
+
+// Azure: userData from IMDS (after its warm-up 410s and 429s), the cloud
+// from azEnvironment, Ready to the wireserver after the files stage, and
+// NotReady with the reason when a stage fails.
+func TestAzure(t *testing.T) {
+	if !testnet.InNetns(t, "169.254.169.254", "168.63.129.16") {
+		return
+	}
+	imds := &fakes.AzureIMDS{Environment: "AzureChinaCloud", WarmUp: 3,
+		UserData: []byte(`{"ignition":{"version":"3.4.0"},"kernelArguments":{"shouldExist":["console=ttyS0"]}}`)}
+	wire := &fakes.Wireserver{}
+	serveAt(t, "169.254.169.254:80", imds)
+	serveAt(t, "168.63.129.16:80", wire)
+
+	m := newMachine(t)
+	m.env = append(m.env, "IGNITION_KARGS_HELPER=/bin/true")
+	r := m.run("azure", "fetch-offline")
+	if r.code != 0 || !m.exists("neednet") {
+		t.Fatalf("fetch-offline: exit %d, neednet %v\n%s", r.code, m.exists("neednet"), r.out)
+	}
+	r = m.run("azure", "fetch")
+	if r.code != 0 || !m.exists("ignition.json") {
+		t.Fatalf("fetch: exit %d\n%s%s", r.code, r.out, r.stderr)
+	}
+	mustContain(t, "log", r.out, "Azure: cloud AzureChinaCloud", "HTTP 410 Gone; retrying in", "HTTP 429 Too Many Requests; retrying in")
+	t.Logf("azure: process start to config cached: %v", r.took.Round(time.Millisecond))
+	for _, stage := range []string{"kargs", "disks", "mount", "files", "umount"} {
+		if r := m.run("azure", stage); r.code != 0 {
+			t.Fatalf("%s: exit %d\n%s%s", stage, r.code, r.out, r.stderr)
+		}
+	}
+	reps := wire.Reports()
+	if len(reps) != 1 || reps[0].State != "Ready" || reps[0].Incarnation != "1" {
+		t.Fatalf("health reports = %+v; want one Ready after the files stage", reps)
+	}
+
+	// a failing stage reports NotReady with what failed
+	imds.UserData = []byte(`{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/etc/x","contents":{"source":"data:,x"}}]},"passwd":{"users":[{"name":"a","passwordHash":"$6$SECRET"}]}}`)
+	m = newMachine(t)
+	m.run("azure", "fetch")
+	r = m.run("azure", "files")
+	if r.code != 1 {
+		t.Fatalf("files with unsupported content: exit %d; want 1", r.code)
+	}
+	reps = wire.Reports()
+	last := reps[len(reps)-1]
+	if len(reps) != 2 || last.State != "NotReady" || last.SubStatus != "ProvisioningFailed" || !strings.Contains(last.Description, "files stage failed") {
+		t.Fatalf("health reports = %+v; want NotReady with the failure", reps)
+	}
+	if strings.Contains(last.Description, "SECRET") {
+		t.Errorf("the failure report leaked a secret: %q", last.Description)
+	}
+	t.Logf("azure: NotReady description: %q", last.Description)
+}
