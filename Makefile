@@ -13,7 +13,7 @@ all: build
 
 # Everything a fresh Debian 12 machine needs. Go itself comes from
 # /usr/local/go on our machines; Go modules are pinned in go.mod/go.sum.
-DEBS := tftpd-hpa curl time iproute2 util-linux
+DEBS := tftpd-hpa curl time iproute2 util-linux qemu-system-x86 genisoimage udftools cpio kmod
 AZURITE := 3.35.0
 EC2MOCK := v1.12.0
 deps:
@@ -30,6 +30,12 @@ deps:
 		mkdir -p .cache/ec2mock .cache/bin && cd .cache/ec2mock && printf 'module ec2mockbuild\ngo 1.26\n' > go.mod && \
 		$(GO) get github.com/aws/amazon-ec2-metadata-mock@$(EC2MOCK) >/dev/null 2>&1 && \
 		CGO_ENABLED=0 $(GO) build -mod=mod -o ../bin/ec2-metadata-mock github.com/aws/amazon-ec2-metadata-mock/cmd; }
+	@[ -n "$$(ls .cache/kernel/root/boot/vmlinuz-* 2>/dev/null)" ] || { \
+		pkg=$$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $$2; exit}'); \
+		if [ -z "$$pkg" ]; then apt-get update -qq; pkg=$$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/ {print $$2; exit}'); fi; \
+		echo "make deps: extracting the guest kernel $$pkg into .cache/kernel"; \
+		mkdir -p .cache/kernel && cd .cache/kernel && apt-get download $$pkg >/dev/null && \
+		dpkg -x $${pkg}_*.deb root && /usr/sbin/depmod -b root $${pkg#linux-image-} && rm -f $${pkg}_*.deb; }
 	$(GO) mod download
 
 build: deps

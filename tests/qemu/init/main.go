@@ -1,0 +1,70 @@
+// Command init is PID 1 of the QEMU test guests: it mounts the kernel
+// filesystems, loads the modules listed in /modules.list, runs each line of
+// /test.cmd (a command with its arguments, or "@cat FILE") printing its output between
+// markers on the console, and powers the guest off.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func main() {
+	for _, m := range []struct{ src, dst, fstype string }{
+		{"proc", "/proc", "proc"}, {"sysfs", "/sys", "sysfs"}, {"devtmpfs", "/dev", "devtmpfs"}, {"tmpfs", "/run", "tmpfs"}, {"tmpfs", "/tmp", "tmpfs"},
+	} {
+		os.MkdirAll(m.dst, 0o755)
+		if err := unix.Mount(m.src, m.dst, m.fstype, 0, ""); err != nil {
+			fmt.Printf("INIT mount %s: %v\n", m.dst, err)
+		}
+	}
+	if b, err := os.ReadFile("/modules.list"); err == nil {
+		for _, ko := range strings.Fields(string(b)) {
+			f, err := os.Open(ko)
+			if err == nil {
+				err = unix.FinitModule(int(f.Fd()), "", 0)
+				f.Close()
+			}
+			if err != nil && err != unix.EEXIST {
+				fmt.Printf("INIT module %s: %v\n", ko, err)
+			}
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // let devices probe
+	f, err := os.Open("/test.cmd")
+	if err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			line := strings.TrimSpace(sc.Text())
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			args := strings.Fields(line)
+			if args[0] == "@cat" { // a builtin: the guest has no coreutils
+				b, err := os.ReadFile(args[1])
+				fmt.Printf("CMD-BEGIN %s\n%s\nCMD-END rc=%d\n", line, b, map[bool]int{true: 0, false: 1}[err == nil])
+				continue
+			}
+			cmd := exec.Command(args[0], args[1:]...)
+			cmd.Env = append(os.Environ(), "PATH=/bin:/sbin:/usr/bin:/usr/sbin")
+			out, err := cmd.CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				code = -1
+				out = append(out, []byte(err.Error())...)
+			}
+			fmt.Printf("CMD-BEGIN %s\n%s\nCMD-END rc=%d\n", line, out, code)
+		}
+	}
+	fmt.Println("E2E-DONE")
+	unix.Sync()
+	unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+}
