@@ -84,8 +84,12 @@ func (a *azure) Fetch(ctx context.Context, e *providers.Env) ([]byte, error) {
 		}
 		return data, nil
 	}
-	e.Log.Infof("IMDS userData is empty; looking for custom data on the provisioning CD-ROM (up to %v)", cdromWait)
-	cctx, cancel := context.WithTimeout(ctx, cdromWait)
+	wait := cdromWait
+	if t := e.Fetcher.TotalTimeout; t > 0 && t < wait {
+		wait = t // the fetch timeout bounds the whole wait for a config
+	}
+	e.Log.Infof("IMDS userData is empty; looking for custom data on the provisioning CD-ROM (up to %v)", wait)
+	cctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	return cdrom.CustomData(cctx, e, "udf")
 }

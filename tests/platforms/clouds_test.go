@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,6 +68,27 @@ func TestAWS(t *testing.T) {
 		}
 		mustContain(t, "log", r.out, "AWS: region cn-north-1", "fetching user data from the EC2 instance metadata service")
 		t.Logf("aws: process start to config cached: %v", r.took.Round(time.Millisecond))
+	})
+	t.Run("IMDSv1 only", func(t *testing.T) {
+		// an instance metadata service that predates IMDSv2: the token call is not served
+		serveAt(t, "169.254.169.254:80", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch {
+			case r.Method == http.MethodPut:
+				http.NotFound(w, r)
+			case r.URL.Path == "/latest/user-data" && r.Header.Get("X-aws-ec2-metadata-token") == "":
+				w.Write([]byte(`{"ignition":{"version":"3.1.0"},"storage":{"files":[{"path":"/etc/v1"}]}}`))
+			case r.URL.Path == "/latest/meta-data/placement/region":
+				w.Write([]byte("eu-west-1"))
+			default:
+				http.NotFound(w, r)
+			}
+		}))
+		m := newMachine(t)
+		r := m.run("aws", "fetch")
+		if c, _ := m.cache(); r.code != 0 || strings.Join(files(c), ",") != "/etc/v1" {
+			t.Fatalf("fetch from IMDSv1: exit %d, cache %v\n%s", r.code, c, r.out)
+		}
+		mustContain(t, "log", r.out, "IMDSv2 token not served; using IMDSv1", "AWS: region eu-west-1")
 	})
 	t.Run("invalid user data", func(t *testing.T) {
 		ec2MetadataMock(t, []byte("1234,john,reboot,true\n"), "us-east-1")
@@ -168,4 +190,17 @@ func TestAzure(t *testing.T) {
 		t.Errorf("the failure report leaked a secret: %q", last.Description)
 	}
 	t.Logf("azure: NotReady description: %q", last.Description)
+
+	// empty userData: the provider looks for the provisioning CD-ROM, for as
+	// long as the fetch timeout allows (there is none here), and says so
+	imds.UserData = nil
+	m = newMachine(t)
+	r = m.run("azure", "fetch", "-fetch-timeout", "3s")
+	if r.code != 1 || r.took > 8*time.Second {
+		t.Fatalf("fetch without userData or CD-ROM: exit %d after %v; want 1 after about 3 s\n%s", r.code, r.took, r.out)
+	}
+	mustContain(t, "log", r.out, "IMDS userData is empty; looking for custom data on the provisioning CD-ROM (up to 3s)", "no provisioning CD-ROM after 3s")
+	if n := len(wire.Reports()); n != 3 || wire.Reports()[2].State != "NotReady" {
+		t.Errorf("health reports = %+v; want a third, NotReady", wire.Reports())
+	}
 }
