@@ -8,6 +8,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ignition-go/ignition/tests/fakes"
 )
 
 // kernel finds the guest kernel that make deps extracts into .cache/kernel.
@@ -66,7 +70,7 @@ func build(t *testing.T, dir, pkg, name string) string {
 type guest struct {
 	mods     []string
 	commands []string
-	qemuArgs []string
+	qemuArgs []string // without a -netdev, the guest has no network
 }
 
 type cmdResult struct {
@@ -106,9 +110,12 @@ func (g guest) boot(t *testing.T) map[string]cmdResult {
 	}
 	serial := filepath.Join(dir, "serial.log")
 	args := append([]string{"-machine", "q35", "-accel", "tcg", "-cpu", "max", "-m", "1024", "-smp", "2",
-		"-nographic", "-no-reboot", "-monitor", "none", "-serial", "file:" + serial, "-net", "none",
+		"-nographic", "-no-reboot", "-monitor", "none", "-serial", "file:" + serial,
 		"-kernel", filepath.Join(root, "boot", "vmlinuz-"+kv), "-initrd", initrd,
 		"-append", "console=ttyS0 panic=-1 quiet"}, g.qemuArgs...)
+	if !strings.Contains(strings.Join(g.qemuArgs, " "), "-netdev") {
+		args = append(args, "-net", "none")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	q := exec.CommandContext(ctx, "qemu-system-x86_64", args...)
@@ -206,6 +213,60 @@ func TestAzureStackCDROM(t *testing.T) {
 		t.Fatalf("fetch in the guest: rc %d\n%s", r.rc, r.out)
 	}
 	if r := res[explain]; r.rc != 0 || !strings.Contains(r.out, "file /etc/from-cdrom") {
+		t.Fatalf("the cached config lacks the custom data's file: rc %d\n%s", r.rc, r.out)
+	}
+}
+
+// Azure, the whole way: IMDS (a fake on the host, reached through QEMU's
+// user network at 169.254.169.254) has no userData, so the provider reads
+// CustomData.bin from the UDF provisioning CD-ROM.
+func TestAzureCustomDataFromCDROM(t *testing.T) {
+	for _, tool := range []string{"genisoimage", "socat"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed (make deps installs it)", tool)
+		}
+	}
+	imds := &fakes.AzureIMDS{Environment: "AzureChinaCloud"}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: imds}
+	go srv.Serve(l)
+	defer srv.Close()
+
+	media := t.TempDir()
+	os.WriteFile(filepath.Join(media, "ovf-env.xml"), []byte(`<?xml version="1.0" encoding="utf-8"?><Environment xmlns="http://schemas.dmtf.org/ovf/environment/1"/>`), 0o644)
+	os.WriteFile(filepath.Join(media, "CustomData.bin"), []byte(`{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/etc/azure-custom-data"}]}}`), 0o644)
+	iso := filepath.Join(t.TempDir(), "provisioning.iso")
+	if b, err := exec.Command("genisoimage", "-quiet", "-udf", "-o", iso, media).CombinedOutput(); err != nil {
+		t.Fatalf("genisoimage: %v: %s", err, b)
+	}
+	ifup := "@ifup eth0 169.254.0.15/16"
+	fetch := "/bin/ignition -platform azure -stage fetch -fetch-timeout 90s" + ignitionArgs
+	explain := "/bin/ignition-validate --explain /run/ignition.json"
+	res := guest{
+		mods:     []string{"virtio_pci", "virtio_net", "ahci", "sr_mod", "udf"},
+		commands: []string{ifup, fetch, explain},
+		qemuArgs: []string{
+			"-netdev", "user,id=n0,restrict=on,net=169.254.0.0/16,host=169.254.169.2,guestfwd=tcp:169.254.169.254:80-cmd:socat - TCP:" + l.Addr().String(),
+			"-device", "virtio-net-pci,netdev=n0",
+			"-drive", "file=" + iso + ",media=cdrom,readonly=on",
+		},
+	}.boot(t)
+	if r := res[ifup]; r.rc != 0 {
+		t.Fatalf("network setup in the guest: %s", r.out)
+	}
+	r := res[fetch]
+	if r.rc != 0 {
+		t.Fatalf("fetch in the guest: rc %d\n%s", r.rc, r.out)
+	}
+	for _, want := range []string{"Azure: cloud AzureChinaCloud", "IMDS userData is empty; looking for custom data on the provisioning CD-ROM", "[finished] reading custom data from the provisioning CD-ROM"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("guest log lacks %q:\n%s", want, r.out)
+		}
+	}
+	if r := res[explain]; r.rc != 0 || !strings.Contains(r.out, "file /etc/azure-custom-data") {
 		t.Fatalf("the cached config lacks the custom data's file: rc %d\n%s", r.rc, r.out)
 	}
 }

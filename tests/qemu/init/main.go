@@ -7,6 +7,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -46,6 +47,11 @@ func main() {
 				continue
 			}
 			args := strings.Fields(line)
+			if args[0] == "@ifup" { // @ifup IFACE ADDR/PREFIX: bring up an interface
+				err := ifup(args[1], args[2])
+				fmt.Printf("CMD-BEGIN %s\n%v\nCMD-END rc=%d\n", line, err, map[bool]int{true: 0, false: 1}[err == nil])
+				continue
+			}
 			if args[0] == "@cat" { // a builtin: the guest has no coreutils
 				b, err := os.ReadFile(args[1])
 				fmt.Printf("CMD-BEGIN %s\n%s\nCMD-END rc=%d\n", line, b, map[bool]int{true: 0, false: 1}[err == nil])
@@ -67,4 +73,48 @@ func main() {
 	fmt.Println("E2E-DONE")
 	unix.Sync()
 	unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+}
+
+// ifup gives an interface an IPv4 address and brings it and lo up, with
+// the ioctls ifconfig uses (the guest has no ip tool).
+func ifup(name, cidr string) error {
+	ip, ipnet, err := net.ParseCIDR(cidr)
+	if err != nil {
+		return err
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	up := func(n string) error {
+		ifr, err := unix.NewIfreq(n)
+		if err != nil {
+			return err
+		}
+		if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+			return err
+		}
+		ifr.SetUint16(ifr.Uint16() | unix.IFF_UP | unix.IFF_RUNNING)
+		return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+	}
+	if err := up("lo"); err != nil {
+		return fmt.Errorf("lo: %w", err)
+	}
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return err
+	}
+	if err := ifr.SetInet4Addr(ip.To4()); err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFADDR, ifr); err != nil {
+		return fmt.Errorf("address: %w", err)
+	}
+	mask, _ := unix.NewIfreq(name)
+	mask.SetInet4Addr(net.IP(ipnet.Mask).To4())
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFNETMASK, mask); err != nil {
+		return fmt.Errorf("netmask: %w", err)
+	}
+	return up(name)
 }
