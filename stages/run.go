@@ -15,6 +15,7 @@ import (
 	"github.com/ignition-go/ignition/config"
 	"github.com/ignition-go/ignition/providers"
 	"github.com/ignition-go/ignition/resource"
+	"github.com/ignition-go/ignition/stages/files"
 )
 
 // Names lists the stages in the order a boot runs them.
@@ -46,7 +47,7 @@ func (e *Engine) Run(ctx context.Context, stage string) error {
 	case "kargs":
 		return e.kargs(ctx)
 	case "disks", "mount", "files", "umount":
-		return e.laterStage(stage)
+		return e.laterStage(ctx, stage)
 	}
 	return fmt.Errorf("unknown stage %q", stage)
 }
@@ -143,7 +144,7 @@ func (e *Engine) kargs(ctx context.Context) error {
 // laterStage runs the stages that act on disks and the target root. This
 // build does their work only for configs that ask nothing of them; a config
 // that does fails here, before anything is touched.
-func (e *Engine) laterStage(stage string) error {
+func (e *Engine) laterStage(ctx context.Context, stage string) error {
 	cfg, err := e.LoadConfig()
 	if err != nil {
 		return err
@@ -163,8 +164,8 @@ func (e *Engine) laterStage(stage string) error {
 			}
 		}
 	case "files":
-		if len(s.Files)+len(s.Directories)+len(s.Links)+len(cfg.Systemd.Units)+len(cfg.Passwd.Users)+len(cfg.Passwd.Groups)+len(s.Luks) > 0 {
-			asks = append(asks, "files, directories, links, units, users or groups")
+		if len(s.Luks) > 0 {
+			asks = append(asks, "LUKS key files and crypttab")
 		}
 	}
 	if len(asks) > 0 {
@@ -174,7 +175,25 @@ func (e *Engine) laterStage(stage string) error {
 		e.Log.Infof("%s: nothing to do", stage)
 		return nil
 	}
+	if err := e.filesStage(ctx, cfg); err != nil {
+		return err
+	}
 	return e.writeResult()
+}
+
+// filesStage writes users, files, directories, links and units into the
+// target root, fetching contents with the config's own network settings.
+func (e *Engine) filesStage(ctx context.Context, cfg config.Config) error {
+	if e.DryRun {
+		files.MakePlan(cfg).Print(DryRunOut)
+		return nil
+	}
+	f := e.Fetcher.With(cfg.Ignition.Timeouts, cfg.Ignition.Proxy)
+	f.TotalTimeout = 0 // contents are bounded by httpTotal, not -fetch-timeout
+	if err := f.AddCAs(ctx, cfg.Ignition.Security.TLS.CertificateAuthorities); err != nil {
+		return err
+	}
+	return files.Apply(ctx, cfg, e.Root, f, e.Log)
 }
 
 // writeResult writes <root>/etc/.ignition-result.json as Ignition does.

@@ -174,16 +174,16 @@ func TestAzure(t *testing.T) {
 	}
 
 	// a failing stage reports NotReady with what failed
-	imds.UserData = []byte(`{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/etc/x","contents":{"source":"data:,x"}}]},"passwd":{"users":[{"name":"a","passwordHash":"$6$SECRET"}]}}`)
+	imds.UserData = []byte(`{"ignition":{"version":"3.4.0"},"storage":{"disks":[{"device":"/dev/vdb","wipeTable":true}]},"passwd":{"users":[{"name":"a","passwordHash":"$6$SECRET"}]}}`)
 	m = newMachine(t)
 	m.run("azure", "fetch")
-	r = m.run("azure", "files")
+	r = m.run("azure", "disks")
 	if r.code != 1 {
-		t.Fatalf("files with unsupported content: exit %d; want 1", r.code)
+		t.Fatalf("disks with unsupported content: exit %d; want 1", r.code)
 	}
 	reps = wire.Reports()
 	last := reps[len(reps)-1]
-	if len(reps) != 2 || last.State != "NotReady" || last.SubStatus != "ProvisioningFailed" || !strings.Contains(last.Description, "files stage failed") {
+	if len(reps) != 2 || last.State != "NotReady" || last.SubStatus != "ProvisioningFailed" || !strings.Contains(last.Description, "disks stage failed") {
 		t.Fatalf("health reports = %+v; want NotReady with the failure", reps)
 	}
 	if strings.Contains(last.Description, "SECRET") {

@@ -1,0 +1,351 @@
+package files
+
+import (
+	"context"
+	"crypto/sha512"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/ignition-go/ignition/config"
+	"github.com/ignition-go/ignition/resource"
+)
+
+type testLog struct{ lines []string }
+
+func (l *testLog) Infof(f string, a ...any) { l.lines = append(l.lines, fmt.Sprintf(f, a...)) }
+func (l *testLog) Warnf(f string, a ...any) { l.lines = append(l.lines, "WARN "+fmt.Sprintf(f, a...)) }
+func (l *testLog) Op(f string, a ...any) func(error) {
+	what := fmt.Sprintf(f, a...)
+	l.lines = append(l.lines, "start "+what)
+	return func(err error) { l.lines = append(l.lines, fmt.Sprintf("end %s: %v", what, err)) }
+}
+
+func needRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the files stage needs root (chown, useradd --root)")
+	}
+}
+
+// skeleton makes a minimal target root: passwd, group, shadow, gshadow.
+func skeleton(t *testing.T) string {
+	t.Helper()
+	r := t.TempDir()
+	os.MkdirAll(filepath.Join(r, "etc"), 0o755)
+	w := func(p, s string, m os.FileMode) { os.WriteFile(filepath.Join(r, p), []byte(s), m) }
+	w("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nops:x:4242:4343:ops:/home/ops:/bin/sh\n", 0o644)
+	w("etc/group", "root:x:0:\nopsgrp:x:4343:\n", 0o644)
+	w("etc/shadow", "root:*:19000:0:99999:7:::\nops:*:19000:0:99999:7:::\n", 0o600)
+	w("etc/gshadow", "root:*::\nopsgrp:*::\n", 0o600)
+	return r
+}
+
+func parse(t *testing.T, s string) config.Config {
+	t.Helper()
+	res, err := config.Parse([]byte(s))
+	if err != nil {
+		t.Fatalf("config: %v\n%s", err, res.Report)
+	}
+	return res.Config
+}
+
+func apply(t *testing.T, root, cfg string) (error, *testLog) {
+	t.Helper()
+	l := &testLog{}
+	return Apply(context.Background(), parse(t, cfg), root, &resource.Fetcher{}, l), l
+}
+
+type want struct {
+	mode     os.FileMode
+	uid, gid uint32
+	contents string // files
+	target   string // symlinks
+}
+
+func check(t *testing.T, root, p string, w want) {
+	t.Helper()
+	fi, err := os.Lstat(filepath.Join(root, p))
+	if err != nil {
+		t.Errorf("%s: %v", p, err)
+		return
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if fi.Mode() != w.mode || st.Uid != w.uid || st.Gid != w.gid {
+		t.Errorf("%s: mode %v owner %d:%d; want %v %d:%d", p, fi.Mode(), st.Uid, st.Gid, w.mode, w.uid, w.gid)
+	}
+	if w.target != "" {
+		if got, _ := os.Readlink(filepath.Join(root, p)); got != w.target {
+			t.Errorf("%s -> %q; want %q", p, got, w.target)
+		}
+	}
+	if fi.Mode().IsRegular() {
+		got, _ := os.ReadFile(filepath.Join(root, p))
+		if string(got) != w.contents {
+			t.Errorf("%s contents = %q; want %q", p, got, w.contents)
+		}
+	}
+}
+
+// leftovers finds temp files a failed or finished write left behind.
+func leftovers(t *testing.T, root string) []string {
+	var found []string
+	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && strings.Contains(filepath.Base(p), ".ignition-") {
+			found = append(found, p)
+		}
+		return nil
+	})
+	return found
+}
+
+func TestTree(t *testing.T) {
+	needRoot(t)
+	root := skeleton(t)
+	os.WriteFile(filepath.Join(root, "etc/motd"), []byte("existing\n"), 0o640)
+	err, log := apply(t, root, `{"ignition":{"version":"3.5.0"},
+	 "storage":{
+	  "files":[
+	   {"path":"/etc/hostname","mode":420,"contents":{"source":"data:,web01%0A"}},
+	   {"path":"/etc/motd","append":[{"source":"data:,one%0A"},{"source":"data:;base64,dHdvCg=="}]},
+	   {"path":"/etc/empty"},
+	   {"path":"/opt/bin/tool","mode":2541,"user":{"name":"ops"},"group":{"id":77},"contents":{"source":"data:,%23!/bin/sh%0A"}},
+	   {"path":"/srv/gz","contents":{"source":"data:;base64,H4sIAAAAAAAAA8tIzcnJBwCGphA2BQAAAA==","compression":"gzip"}}],
+	  "directories":[{"path":"/var/lib/app","mode":448,"user":{"id":4242}},{"path":"/etc"}],
+	  "links":[{"path":"/etc/localtime","target":"/usr/share/zoneinfo/UTC"},
+	           {"path":"/etc/hostname.hard","target":"/etc/hostname","hard":true},
+	           {"path":"/opt/rel","target":"bin/tool"}]}}`)
+	if err != nil {
+		t.Fatalf("Apply: %v\n%s", err, strings.Join(log.lines, "\n"))
+	}
+	check(t, root, "etc/hostname", want{mode: 0o644, contents: "web01\n"})
+	check(t, root, "etc/motd", want{mode: 0o640, contents: "existing\none\ntwo\n"}) // kept: its mode, its contents, then the parts
+	check(t, root, "etc/empty", want{mode: 0o644})
+	// 3.5.0: 04755 loses its setuid bit (translated, with a warning at validation)
+	check(t, root, "opt/bin/tool", want{mode: 0o755, uid: 4242, gid: 77, contents: "#!/bin/sh\n"})
+	check(t, root, "opt/bin", want{mode: os.ModeDir | 0o755})
+	check(t, root, "srv/gz", want{mode: 0o644, contents: "hello"})
+	check(t, root, "var/lib/app", want{mode: os.ModeDir | 0o700, uid: 4242})
+	check(t, root, "etc", want{mode: os.ModeDir | 0o755})
+	check(t, root, "etc/localtime", want{mode: os.ModeSymlink | 0o777, target: "/usr/share/zoneinfo/UTC"})
+	check(t, root, "opt/rel", want{mode: os.ModeSymlink | 0o777, target: "bin/tool"})
+	a, _ := os.Stat(filepath.Join(root, "etc/hostname"))
+	b, _ := os.Stat(filepath.Join(root, "etc/hostname.hard"))
+	if !os.SameFile(a, b) {
+		t.Errorf("/etc/hostname.hard is not a hard link to /etc/hostname")
+	}
+	if l := leftovers(t, root); len(l) > 0 {
+		t.Errorf("temp files left: %v", l)
+	}
+}
+
+func TestSetuidHonouredIn36(t *testing.T) {
+	needRoot(t)
+	root := skeleton(t)
+	if err, log := apply(t, root, `{"ignition":{"version":"3.6.0"},"storage":{"files":[{"path":"/opt/suid","mode":2541,"contents":{"source":"data:,x"}}],"directories":[{"path":"/tmp2","mode":1023}]}}`); err != nil {
+		t.Fatalf("Apply: %v\n%v", err, log.lines)
+	}
+	check(t, root, "opt/suid", want{mode: os.ModeSetuid | 0o755, contents: "x"})
+	check(t, root, "tmp2", want{mode: os.ModeDir | os.ModeSticky | 0o777})
+}
+
+// Hostile roots: symlinks already in the root, absolute or climbing with
+// "..", must not carry a write outside it.
+func TestContainment(t *testing.T) {
+	needRoot(t)
+	outside := t.TempDir()
+	root := skeleton(t)
+	os.Symlink("/", filepath.Join(root, "abs"))                           // absolute: re-rooted
+	os.Symlink("../../../../../../..", filepath.Join(root, "up"))         // climbing: stops at the root
+	os.Symlink(outside, filepath.Join(root, "host"))                      // a host path: re-rooted
+	os.Symlink("/etc/../../../../", filepath.Join(root, "etc", "sneaky")) // inside a directory
+	err, log := apply(t, root, `{"ignition":{"version":"3.4.0"},"storage":{"files":[
+	  {"path":"/abs/a","contents":{"source":"data:,a"}},
+	  {"path":"/up/b","contents":{"source":"data:,b"}},
+	  {"path":"/host/c","contents":{"source":"data:,c"}},
+	  {"path":"/etc/sneaky/d","contents":{"source":"data:,d"}}]}}`)
+	if err != nil {
+		t.Fatalf("Apply: %v\n%v", err, log.lines)
+	}
+	for _, p := range []string{"a", "b", "d"} {
+		if _, err := os.Stat(filepath.Join(root, p)); err != nil {
+			t.Errorf("/%s did not land at the top of the root: %v", p, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, outside, "c")); err != nil {
+		t.Errorf("/host/c did not land under the re-rooted %s: %v", outside, err)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) > 0 {
+		t.Errorf("a write escaped the root into %s: %v", outside, entries)
+	}
+	for _, p := range []string{"/a", "/b", "/d"} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("a write escaped the root to %s", p)
+		}
+	}
+}
+
+// A symlink the config creates is re-rooted the same way for later nodes.
+func TestConfigSymlinkStaysInRoot(t *testing.T) {
+	needRoot(t)
+	outside := t.TempDir()
+	root := skeleton(t)
+	err, _ := apply(t, root, fmt.Sprintf(`{"ignition":{"version":"3.4.0"},"storage":{
+	  "links":[{"path":"/data","target":%q}],
+	  "directories":[{"path":"/opt/x"}]}}`, outside))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a second config writes through the link
+	err, _ = apply(t, root, `{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/data/f","contents":{"source":"data:,f"}}]}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) > 0 {
+		t.Errorf("write escaped through a config symlink into %s", outside)
+	}
+	if _, err := os.Stat(filepath.Join(root, outside, "f")); err != nil {
+		t.Errorf("file not under the re-rooted link target: %v", err)
+	}
+}
+
+func TestFailuresLeaveNothingHalfDone(t *testing.T) {
+	needRoot(t)
+	sum := sha512.Sum512([]byte("other"))
+	cases := []struct {
+		name, cfg, errPart string
+		setup              func(root string)
+		untouched          map[string]string // path -> contents that must survive
+	}{
+		{name: "existing file, overwrite false, with a source",
+			setup:     func(r string) { os.WriteFile(filepath.Join(r, "etc/keep"), []byte("precious"), 0o644) },
+			cfg:       `{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/etc/keep","contents":{"source":"data:,new"}}]}}`,
+			errPart:   "overwrite is false",
+			untouched: map[string]string{"etc/keep": "precious"}},
+		{name: "hash mismatch",
+			cfg:     `{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/etc/h","contents":{"source":"data:,x","verification":{"hash":"sha512-` + hex.EncodeToString(sum[:]) + `"}}}]}}`,
+			errPart: "hash verification failed"},
+		{name: "unknown owner",
+			cfg:     `{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/etc/o","user":{"name":"nobody-here"},"contents":{"source":"data:,x"}}]}}`,
+			errPart: `user "nobody-here" is not in the target's /etc/passwd`},
+		{name: "path through an existing file",
+			setup:     func(r string) { os.WriteFile(filepath.Join(r, "etc/plain"), []byte("file"), 0o644) },
+			cfg:       `{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/etc/plain/sub","contents":{"source":"data:,x"}}]}}`,
+			errPart:   "not a directory",
+			untouched: map[string]string{"etc/plain": "file"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			root := skeleton(t)
+			if c.setup != nil {
+				c.setup(root)
+			}
+			err, _ := apply(t, root, c.cfg)
+			if err == nil || !strings.Contains(err.Error(), c.errPart) {
+				t.Fatalf("Apply err = %v; want it to mention %q", err, c.errPart)
+			}
+			for p, s := range c.untouched {
+				if got, _ := os.ReadFile(filepath.Join(root, p)); string(got) != s {
+					t.Errorf("%s = %q; want it untouched (%q)", p, got, s)
+				}
+			}
+			for _, p := range []string{"etc/h", "etc/o"} {
+				if _, err := os.Stat(filepath.Join(root, p)); err == nil {
+					t.Errorf("%s was written despite the failure", p)
+				}
+			}
+			if l := leftovers(t, root); len(l) > 0 {
+				t.Errorf("temp files left: %v", l)
+			}
+		})
+	}
+}
+
+func TestUsersGroupsKeysAndUnits(t *testing.T) {
+	needRoot(t)
+	if _, err := exec.LookPath("useradd"); err != nil {
+		t.Skip("useradd is not installed")
+	}
+	root := skeleton(t)
+	err, log := apply(t, root, `{"ignition":{"version":"3.4.0"},
+	 "passwd":{"groups":[{"name":"admins","gid":1500}],
+	  "users":[{"name":"core","uid":1600,"primaryGroup":"admins","groups":["opsgrp"],"gecos":"Core User","shell":"/bin/bash",
+	            "passwordHash":"$6$saltsalt$SECRETHASHVALUE","sshAuthorizedKeys":["ssh-ed25519 AAAAkey1 a@x","ssh-ed25519 AAAAkey2 b@y"]},
+	           {"name":"ops","shouldExist":false}]},
+	 "systemd":{"units":[
+	   {"name":"hello.service","enabled":true,"contents":"[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n"},
+	   {"name":"worker@.service","contents":"[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n"},
+	   {"name":"worker@a.service","enabled":true},{"name":"worker@b.service","enabled":true},
+	   {"name":"gone.service","mask":true},
+	   {"name":"sshd.service","dropins":[{"name":"10-keys.conf","contents":"[Service]\nEnvironment=A=1\n"}]}]}}`)
+	if err != nil {
+		t.Fatalf("Apply: %v\n%s", err, strings.Join(log.lines, "\n"))
+	}
+	passwd, _ := os.ReadFile(filepath.Join(root, "etc/passwd"))
+	if !strings.Contains(string(passwd), "core:x:1600:1500:Core User:/home/core:/bin/bash") || strings.Contains(string(passwd), "ops:") {
+		t.Errorf("passwd = %s", passwd)
+	}
+	group, _ := os.ReadFile(filepath.Join(root, "etc/group"))
+	if !strings.Contains(string(group), "admins:x:1500:") || !strings.Contains(string(group), "opsgrp:x:4343:core") {
+		t.Errorf("group = %s", group)
+	}
+	shadow, _ := os.ReadFile(filepath.Join(root, "etc/shadow"))
+	if !strings.Contains(string(shadow), "core:$6$saltsalt$SECRETHASHVALUE:") {
+		t.Errorf("shadow lacks the hash")
+	}
+	if strings.Contains(strings.Join(log.lines, "\n"), "SECRETHASHVALUE") {
+		t.Errorf("the password hash reached the log")
+	}
+	check(t, root, "home/core/.ssh", want{mode: os.ModeDir | 0o700, uid: 1600, gid: 1500})
+	check(t, root, "home/core/.ssh/authorized_keys.d", want{mode: os.ModeDir | 0o700, uid: 1600, gid: 1500})
+	check(t, root, "home/core/.ssh/authorized_keys.d/ignition", want{mode: 0o600, uid: 1600, gid: 1500,
+		contents: "ssh-ed25519 AAAAkey1 a@x\nssh-ed25519 AAAAkey2 b@y\n"})
+	check(t, root, "etc/systemd/system/hello.service", want{mode: 0o644, contents: "[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n"})
+	check(t, root, "etc/systemd/system/gone.service", want{mode: os.ModeSymlink | 0o777, target: "/dev/null"})
+	check(t, root, "etc/systemd/system/sshd.service.d/10-keys.conf", want{mode: 0o644, contents: "[Service]\nEnvironment=A=1\n"})
+	check(t, root, "etc/systemd/system-preset/20-ignition.preset", want{mode: 0o644, contents: "enable hello.service\nenable worker@.service a b\n"})
+}
+
+// enabled: false disables a unit the image had enabled, with systemctl --root.
+func TestDisableEnabledUnit(t *testing.T) {
+	needRoot(t)
+	if _, err := exec.LookPath("systemctl"); err != nil {
+		t.Skip("systemctl is not installed")
+	}
+	root := skeleton(t)
+	os.MkdirAll(filepath.Join(root, "etc/systemd/system"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/systemd/system/noisy.service"), []byte("[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n"), 0o644)
+	if out, err := exec.Command("systemctl", "--root", root, "enable", "noisy.service").CombinedOutput(); err != nil {
+		t.Fatalf("systemctl enable: %v %s", err, out)
+	}
+	if err, log := apply(t, root, `{"ignition":{"version":"3.4.0"},"systemd":{"units":[{"name":"noisy.service","enabled":false}]}}`); err != nil {
+		t.Fatalf("Apply: %v\n%v", err, log.lines)
+	}
+	if _, err := os.Lstat(filepath.Join(root, "etc/systemd/system/multi-user.target.wants/noisy.service")); err == nil {
+		t.Errorf("noisy.service is still enabled")
+	}
+	check(t, root, "etc/systemd/system-preset/20-ignition.preset", want{mode: 0o644, contents: "disable noisy.service\n"})
+}
+
+func TestPlanPrint(t *testing.T) {
+	var b strings.Builder
+	MakePlan(parse(t, `{"ignition":{"version":"3.4.0"},"passwd":{"users":[{"name":"core","passwordHash":"$6$SECRET"}]},
+	  "storage":{"files":[{"path":"/a/b/c","contents":{"source":"https://h/x?sig=SECRET"}}],"links":[{"path":"/h","target":"/a/b/c","hard":true},{"path":"/s","target":"/a"}],"directories":[{"path":"/a"}]}}`)).Print(&b)
+	out := b.String()
+	if strings.Contains(out, "SECRET") {
+		t.Errorf("the plan shows a secret:\n%s", out)
+	}
+	want := []string{"files: user core, a password hash", "files: directory /a", "files: symlink /s -> /a", "files: file /a/b/c from https://h/x?…", "files: hard link /h -> /a/b/c"}
+	last := -1
+	for _, w := range want {
+		i := strings.Index(out, w)
+		if i < 0 || i < last {
+			t.Errorf("plan lacks %q in order:\n%s", w, out)
+		}
+		last = i
+	}
+}
