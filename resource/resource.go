@@ -6,6 +6,7 @@
 package resource
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
@@ -204,7 +205,11 @@ func (f *Fetcher) fetch(ctx context.Context, u *url.URL, source string, w io.Wri
 		if err != nil {
 			return fmt.Errorf("%w: invalid data URL: %v", ErrFailed, err)
 		}
-		return deliver(strings.NewReader(string(data)), w, o)
+		if o.Compression == "" && o.Hash == "" {
+			_, err := w.Write(data) // inline and small: no copy loop
+			return err
+		}
+		return deliver(bytes.NewReader(data), w, o)
 	case "":
 		return deliver(strings.NewReader(""), w, o)
 	}
@@ -259,7 +264,9 @@ func deliver(r io.Reader, w io.Writer, o Options) error {
 		r = zr
 	}
 	if o.Hash == "" {
-		_, err := io.CopyBuffer(w, r, make([]byte, 64<<10))
+		buf := copyBufs.Get().(*[]byte)
+		_, err := io.CopyBuffer(w, r, *buf)
+		copyBufs.Put(buf)
 		return err
 	}
 	h, want, err := parseHash(o.Hash)
@@ -287,6 +294,8 @@ func fill(r io.Reader, b []byte) (int, error) {
 	}
 	return n, nil
 }
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
 // hashedCopy copies r to w and into h. Hashing (SHA-512 runs at about the
 // speed of a loopback download) happens on another goroutine, overlapped

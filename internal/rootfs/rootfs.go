@@ -13,6 +13,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -22,19 +23,39 @@ import (
 type Root struct {
 	fd   int
 	Path string
+	mu   sync.Mutex
+	dirs map[string]int // open directories by path, reused across nodes
 }
 
 // Open opens the target root directory.
 func Open(p string) (*Root, error) {
-	fd, err := unix.Open(p, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("target root %s: %w", p, err)
 	}
-	return &Root{fd: fd, Path: p}, nil
+	return &Root{fd: fd, Path: p, dirs: map[string]int{}}, nil
 }
 
 // Close releases the root.
-func (r *Root) Close() error { return unix.Close(r.fd) }
+func (r *Root) Close() error {
+	r.forget()
+	return unix.Close(r.fd)
+}
+
+// forget drops the directory cache (after something was removed).
+func (r *Root) forget() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, fd := range r.dirs {
+		unix.Close(fd)
+	}
+	r.dirs = map[string]int{}
+}
+
+// Sync makes everything written to the root's filesystem durable. Files
+// are written to temp names, synced here once, and only then renamed into
+// place: a crash never leaves a half-written file at a config's path.
+func (r *Root) Sync() error { return unix.Syncfs(r.fd) }
 
 // Host renders a path inside the root as a path on this machine, for logs.
 func (r *Root) Host(p string) string { return path.Join(r.Path, p) }
@@ -62,12 +83,19 @@ func (r *Root) openat2(p string, flags int, mode uint32) (int, error) {
 
 // Dir is an open directory inside the root, with the name of an entry in it.
 type Dir struct {
-	fd   int
-	Base string
+	fd     int
+	Base   string
+	root   *Root
+	cached bool
 }
 
 // Close releases the directory.
-func (d *Dir) Close() error { return unix.Close(d.fd) }
+func (d *Dir) Close() error {
+	if d.cached {
+		return nil
+	}
+	return unix.Close(d.fd)
+}
 
 // ParentOf opens the directory that holds p, creating missing parents
 // (mode 0755, owned by uid:gid); created lists the directories it made.
@@ -77,11 +105,18 @@ func (r *Root) ParentOf(p string, uid, gid int) (d *Dir, created []string, err e
 		return nil, nil, errors.New("the root itself has no parent")
 	}
 	dir, base := path.Split(p)
+	dir = path.Clean(dir)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if fd, ok := r.dirs[dir]; ok {
+		return &Dir{fd: fd, Base: base, root: r, cached: true}, nil, nil
+	}
 	fd, created, err := r.mkdirAll(dir, uid, gid)
 	if err != nil {
 		return nil, created, err
 	}
-	return &Dir{fd: fd, Base: base}, created, nil
+	r.dirs[dir] = fd
+	return &Dir{fd: fd, Base: base, root: r, cached: true}, created, nil
 }
 
 // Locate opens the directory that holds p without creating anything.
@@ -92,7 +127,7 @@ func (r *Root) Locate(p string) (*Dir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	return &Dir{fd: fd, Base: base}, nil
+	return &Dir{fd: fd, Base: base, root: r}, nil
 }
 
 // mkdirAll opens directory p, creating what is missing component by
@@ -223,7 +258,20 @@ func (d *Dir) Readlink() (string, error) {
 
 // RemoveAll removes the entry and, for a directory, everything under it,
 // without following symlinks.
-func (d *Dir) RemoveAll() error { return removeAt(d.fd, d.Base) }
+func (d *Dir) RemoveAll() error {
+	if d.root != nil {
+		// cached directories below may be gone; keep d itself open
+		d.root.mu.Lock()
+		defer d.root.mu.Unlock()
+		for p, fd := range d.root.dirs {
+			if fd != d.fd {
+				unix.Close(fd)
+				delete(d.root.dirs, p)
+			}
+		}
+	}
+	return removeAt(d.fd, d.Base)
+}
 
 func removeAt(dirfd int, name string) error {
 	err := unix.Unlinkat(dirfd, name, 0)
@@ -301,7 +349,38 @@ func (w *FileWriter) CopyExisting() error {
 	return err
 }
 
-// Commit sets the mode and owner, syncs, and renames into place.
+// Prepare sets the mode and owner and closes the temp file; Finish then
+// renames it into place (after Root.Sync has made it durable).
+func (w *FileWriter) Prepare(mode uint32, uid, gid int) error {
+	var err error
+	if uid != os.Geteuid() || gid != os.Getegid() {
+		err = w.f.Chown(uid, gid)
+	}
+	if err == nil {
+		err = w.f.Chmod(os.FileMode(mode&0o777) | modeBits(mode))
+	}
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		unix.Unlinkat(w.d.fd, w.name, 0)
+	}
+	return err
+}
+
+// Finish renames a prepared file into place.
+func (w *FileWriter) Finish() error {
+	err := unix.Renameat(w.d.fd, w.name, w.d.fd, w.d.Base)
+	if err != nil {
+		unix.Unlinkat(w.d.fd, w.name, 0)
+	}
+	return err
+}
+
+// Drop removes a prepared file that will not be renamed.
+func (w *FileWriter) Drop() { unix.Unlinkat(w.d.fd, w.name, 0) }
+
+// Commit sets the mode and owner, syncs, and renames into place at once.
 func (w *FileWriter) Commit(mode uint32, uid, gid int) error {
 	err := w.f.Chown(uid, gid)
 	if err == nil {
@@ -374,6 +453,28 @@ func (d *Dir) Symlink(target string, uid, gid int) error {
 		unix.Unlinkat(d.fd, name, 0)
 	}
 	return err
+}
+
+// SymlinkTemp makes a symlink to target under a temp name; finish renames
+// it over the entry, drop removes it.
+func (d *Dir) SymlinkTemp(target string, uid, gid int) (finish func() error, drop func(), err error) {
+	name := d.tmpName()
+	if err := unix.Symlinkat(target, d.fd, name); err != nil {
+		return nil, nil, err
+	}
+	drop = func() { unix.Unlinkat(d.fd, name, 0) }
+	if err := unix.Fchownat(d.fd, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		drop()
+		return nil, nil, err
+	}
+	finish = func() error {
+		err := unix.Renameat(d.fd, name, d.fd, d.Base)
+		if err != nil {
+			drop()
+		}
+		return err
+	}
+	return finish, drop, nil
 }
 
 // Link makes the entry a hard link to target (an entry of another Dir).

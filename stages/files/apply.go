@@ -12,13 +12,16 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/ignition-go/ignition/config"
 	"github.com/ignition-go/ignition/internal/rootfs"
 	"github.com/ignition-go/ignition/resource"
 )
 
-// Logger is what the stage logs through.
+// Logger is what the stage logs through; it must be safe for concurrent
+// use (files are prepared several at a time).
 type Logger interface {
 	Infof(format string, args ...any)
 	Warnf(format string, args ...any)
@@ -35,6 +38,7 @@ type Applier struct {
 
 	users  map[string]passwdEntry
 	groups map[string]int
+	mu     sync.Mutex
 }
 
 type passwdEntry struct {
@@ -57,13 +61,8 @@ func Apply(ctx context.Context, cfg config.Config, rootPath string, f *resource.
 	if err := a.loadIDs(); err != nil {
 		return err
 	}
-	for _, n := range plan.Nodes {
-		done := log.Op("%s %s", n.Kind, n.Path)
-		err := a.node(ctx, n)
-		done(err)
-		if err != nil {
-			return fmt.Errorf("%s %s: %w", n.Kind, n.Path, err)
-		}
+	if err := a.nodes(ctx, plan.Nodes); err != nil {
+		return err
 	}
 	if err := a.units(ctx, plan); err != nil {
 		return err
@@ -134,6 +133,252 @@ func (a *Applier) owner(n Node, st *rootfs.Stat, keep bool) (int, int, error) {
 
 var errExists = errors.New("something is already there and overwrite is false")
 
+// pending is a file or symlink written under a temp name, waiting to be
+// renamed into place.
+type pending struct {
+	n      Node
+	finish func() error
+	drop   func()
+}
+
+// nodes puts files, directories and links in place in steps: directories
+// as they come (in depth order); then every file's contents are fetched and
+// verified into a temp file next to its path, and symlinks made under temp
+// names, several at a time; one filesystem sync makes them durable; then
+// all are renamed into place, and hard links made. A failed fetch or hash
+// leaves no file changed and no temp file behind.
+func (a *Applier) nodes(ctx context.Context, nodes []Node) error {
+	type job struct {
+		n   Node
+		d   *rootfs.Dir
+		p   *pending
+		err error
+	}
+	var jobs []*job
+	var hard []Node
+	for _, n := range nodes {
+		switch n.Kind {
+		case KindHardlink:
+			hard = append(hard, n)
+		case KindDirectory:
+			done := a.Log.Op("%s %s", n.Kind, n.Path)
+			_, err := a.prepare(ctx, n, nil)
+			done(err)
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", n.Kind, n.Path, err)
+			}
+		default:
+			d, created, err := a.Root.ParentOf(n.Path, 0, 0)
+			a.written(created...)
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", n.Kind, n.Path, err)
+			}
+			jobs = append(jobs, &job{n: n, d: d})
+		}
+	}
+	parallel(len(jobs), func(i int) {
+		j := jobs[i]
+		done := a.Log.Op("%s %s", j.n.Kind, j.n.Path)
+		j.p, j.err = a.prepare(ctx, j.n, j.d)
+		done(j.err)
+	})
+	var pend []*pending
+	var firstErr error
+	for _, j := range jobs {
+		if j.err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("%s %s: %w", j.n.Kind, j.n.Path, j.err)
+		}
+		if j.p != nil {
+			pend = append(pend, j.p)
+		}
+	}
+	if firstErr != nil {
+		for _, p := range pend {
+			p.drop()
+		}
+		return firstErr
+	}
+	if len(pend) > 0 {
+		done := a.Log.Op("syncing and renaming %d file(s) and link(s) into place", len(pend))
+		err := a.Root.Sync()
+		if err != nil {
+			for _, p := range pend {
+				p.drop()
+			}
+		} else {
+			errs := make([]error, len(pend))
+			parallel(len(pend), func(i int) {
+				if e := pend[i].finish(); e != nil {
+					errs[i] = fmt.Errorf("%s %s: %w", pend[i].n.Kind, pend[i].n.Path, e)
+				}
+			})
+			err = errors.Join(errs...)
+			if err == nil {
+				err = a.Root.Sync()
+			}
+		}
+		done(err)
+		if err != nil {
+			return err
+		}
+	}
+	for _, n := range hard {
+		done := a.Log.Op("%s %s", n.Kind, n.Path)
+		err := a.node(ctx, n)
+		done(err)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", n.Kind, n.Path, err)
+		}
+	}
+	return nil
+}
+
+// parallel runs f(0..n-1) on a few goroutines: the work is system calls
+// and fetches, which overlap well.
+func parallel(n int, f func(i int)) {
+	workers := min(n, 8)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func (a *Applier) written(p ...string) {
+	a.mu.Lock()
+	a.Written = append(a.Written, p...)
+	a.mu.Unlock()
+}
+
+// prepare does a node's work up to the rename: directories completely,
+// files and symlinks into a temp name (nil when nothing is left to do).
+// d is the node's parent directory when the caller has opened it.
+func (a *Applier) prepare(ctx context.Context, n Node, d *rootfs.Dir) (*pending, error) {
+	if d == nil {
+		var created []string
+		var err error
+		d, created, err = a.Root.ParentOf(n.Path, 0, 0)
+		a.written(created...)
+		if err != nil {
+			return nil, err
+		}
+	}
+	kind, st, err := d.Stat()
+	if err != nil {
+		return nil, err
+	}
+	a.written(n.Path)
+	switch n.Kind {
+	case KindDirectory:
+		return nil, a.directory(n, d, kind, &st)
+	case KindFile:
+		return a.prepareFile(ctx, n, d, kind, &st)
+	case KindSymlink:
+		if kind == rootfs.Symlink {
+			if t, err := d.Readlink(); err == nil && t == n.Target {
+				uid, gid, err := a.owner(n, &st, true)
+				if err != nil {
+					return nil, err
+				}
+				return nil, d.Chown(uid, gid)
+			}
+		}
+		if kind != rootfs.Missing && !n.Overwrite {
+			return nil, errExists
+		}
+		uid, gid, err := a.owner(n, nil, false)
+		if err != nil {
+			return nil, err
+		}
+		finish, drop, err := d.SymlinkTemp(n.Target, uid, gid)
+		if err != nil {
+			return nil, err
+		}
+		return &pending{n: n, finish: func() error {
+			if err := a.clearDir(d); err != nil {
+				drop()
+				return err
+			}
+			return finish()
+		}, drop: drop}, nil
+	}
+	return nil, fmt.Errorf("unknown node kind %q", n.Kind)
+}
+
+// clearDir removes a directory (or device, fifo…) that an overwriting file
+// or link replaces; a file or symlink there is replaced by the rename.
+func (a *Applier) clearDir(d *rootfs.Dir) error {
+	kind, _, err := d.Stat()
+	if err != nil {
+		return err
+	}
+	if kind == rootfs.Directory || kind == rootfs.Other {
+		return d.RemoveAll()
+	}
+	return nil
+}
+
+func (a *Applier) prepareFile(ctx context.Context, n Node, d *rootfs.Dir, kind rootfs.Kind, st *rootfs.Stat) (*pending, error) {
+	keep := kind == rootfs.Regular && !n.Overwrite && n.Contents == nil
+	if !keep && kind != rootfs.Missing && !n.Overwrite {
+		if kind == rootfs.Regular {
+			return nil, fmt.Errorf("a file exists there already and overwrite is false")
+		}
+		return nil, errExists
+	}
+	mode := uint32(0o644)
+	if keep {
+		mode = st.Mode & 0o7777
+	}
+	if n.Mode != nil {
+		mode = uint32(*n.Mode)
+	}
+	uid, gid, err := a.owner(n, st, keep)
+	if err != nil {
+		return nil, err
+	}
+	if keep && len(n.Append) == 0 {
+		if err := d.Chown(uid, gid); err != nil {
+			return nil, err
+		}
+		return nil, d.Chmod(mode)
+	}
+	w, err := d.Create()
+	if err != nil {
+		return nil, err
+	}
+	if err := a.fill(ctx, n, w, keep); err != nil {
+		w.Abort()
+		return nil, err
+	}
+	if err := w.Prepare(mode, uid, gid); err != nil {
+		return nil, err
+	}
+	if kind == rootfs.Regular || kind == rootfs.Missing || kind == rootfs.Symlink {
+		return &pending{n: n, finish: w.Finish, drop: w.Drop}, nil // the rename replaces it
+	}
+	return &pending{n: n, finish: func() error {
+		if err := a.clearDir(d); err != nil {
+			w.Drop()
+			return err
+		}
+		return w.Finish()
+	}, drop: w.Drop}, nil
+}
+
+// node does a node's whole work at once (hard links, and the directories
+// of SSH keys).
 func (a *Applier) node(ctx context.Context, n Node) error {
 	d, created, err := a.Root.ParentOf(n.Path, 0, 0)
 	a.Written = append(a.Written, created...)

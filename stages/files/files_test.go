@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -16,14 +17,23 @@ import (
 	"github.com/ignition-go/ignition/resource"
 )
 
-type testLog struct{ lines []string }
+type testLog struct {
+	mu    sync.Mutex
+	lines []string
+}
 
-func (l *testLog) Infof(f string, a ...any) { l.lines = append(l.lines, fmt.Sprintf(f, a...)) }
-func (l *testLog) Warnf(f string, a ...any) { l.lines = append(l.lines, "WARN "+fmt.Sprintf(f, a...)) }
+func (l *testLog) add(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, s)
+}
+
+func (l *testLog) Infof(f string, a ...any) { l.add(fmt.Sprintf(f, a...)) }
+func (l *testLog) Warnf(f string, a ...any) { l.add("WARN " + fmt.Sprintf(f, a...)) }
 func (l *testLog) Op(f string, a ...any) func(error) {
 	what := fmt.Sprintf(f, a...)
-	l.lines = append(l.lines, "start "+what)
-	return func(err error) { l.lines = append(l.lines, fmt.Sprintf("end %s: %v", what, err)) }
+	l.add("start " + what)
+	return func(err error) { l.add(fmt.Sprintf("end %s: %v", what, err)) }
 }
 
 func needRoot(t *testing.T) {
