@@ -88,7 +88,8 @@ func infoFor(t reflect.Type) *structInfo {
 				walk(f.Type, idx)
 				continue
 			}
-			fi := fieldInfo{name: f.Tag.Get("json"), index: idx, since: V3_0}
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			fi := fieldInfo{name: name, index: idx, since: V3_0}
 			if s := f.Tag.Get("since"); s != "" {
 				v, _, ok := ParseVersion(s)
 				if !ok {

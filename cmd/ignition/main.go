@@ -82,6 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	logger := log.New(stage.value, *toStdout, stdout)
+	defer logger.Close()
 	logger.Infof("ignition-go %s, stage %s, platform %s", version, stage.value, platform.value)
 	prov, _ := providers.Get(platform.value)
 	fetcher := &resource.Fetcher{

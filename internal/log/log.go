@@ -5,6 +5,7 @@
 package log
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -20,6 +21,7 @@ type Logger struct {
 	mu      sync.Mutex
 	stage   string
 	out     io.Writer // nil: the journal
+	buf     *bufio.Writer
 	ops     int
 	journal bool
 }
@@ -35,8 +37,28 @@ func New(stage string, toStdout bool, w io.Writer) *Logger {
 	if w == nil {
 		w = os.Stdout
 	}
-	l.out = w
+	// Lines are buffered (thousands of file operations would otherwise
+	// cost a write each) and flushed at every warning or error, at least
+	// every 200 ms, and by Close.
+	l.buf = bufio.NewWriterSize(w, 64<<10)
+	l.out = l.buf
+	go func() {
+		for range time.Tick(200 * time.Millisecond) {
+			l.mu.Lock()
+			l.buf.Flush()
+			l.mu.Unlock()
+		}
+	}()
 	return l
+}
+
+// Close flushes what is buffered.
+func (l *Logger) Close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.buf != nil {
+		l.buf.Flush()
+	}
 }
 
 const (
@@ -65,6 +87,9 @@ func (l *Logger) send(p journal.Priority, msg string, fields map[string]string) 
 		w = os.Stderr
 	}
 	fmt.Fprintf(w, "%s %-8s : %s\n", time.Now().Format("15:04:05.000"), prioNames[p], msg)
+	if l.buf != nil && p <= prioWarning {
+		l.buf.Flush()
+	}
 }
 
 // Infof, Warnf, Errorf and Debugf log one line.
