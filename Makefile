@@ -13,7 +13,7 @@ all: build
 
 # Everything a fresh Debian 12 machine needs. Go itself comes from
 # /usr/local/go on our machines; Go modules are pinned in go.mod/go.sum.
-DEBS := tftpd-hpa curl time iproute2 util-linux e2fsprogs qemu-system-x86 genisoimage udftools cpio kmod socat
+DEBS := tftpd-hpa curl time iproute2 util-linux e2fsprogs debootstrap findutils qemu-system-x86 genisoimage udftools cpio kmod socat
 AZURITE := 3.35.0
 EC2MOCK := v1.12.0
 deps:
@@ -36,6 +36,9 @@ deps:
 		echo "make deps: extracting the guest kernel $$pkg into .cache/kernel"; \
 		mkdir -p .cache/kernel && cd .cache/kernel && apt-get download $$pkg >/dev/null && \
 		dpkg -x $${pkg}_*.deb root && /usr/sbin/depmod -b root $${pkg#linux-image-} && rm -f $${pkg}_*.deb; }
+	@[ -x .cache/debroot/usr/bin/systemctl ] || { echo "make deps: debootstrapping a Debian root into .cache/debroot (about 40 s)"; \
+		rm -rf .cache/debroot && debootstrap --variant=minbase --include=systemd,systemd-sysv,passwd bookworm .cache/debroot \
+		$$(awk '/^URIs:/ {print $$2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || echo http://deb.debian.org/debian) >/dev/null; }
 	$(GO) mod download
 
 build: deps
