@@ -74,6 +74,7 @@ bench:
 	$(GO) test ./config/ -run '^$$' -bench . -benchmem -benchtime 5x
 	./tests/bench/cli.sh
 	./tests/bench/fetch.sh
+	./tests/bench/files.sh
 
 size: build
 	@ls -l bin/ | awk 'NR>1 {printf "%-22s %6.2f MB (stripped)\n", $$9, $$5/1e6}'

@@ -308,10 +308,12 @@ func (d *Dir) tmpName() string {
 }
 
 // FileWriter is a file being written: nothing appears at the path until
-// Commit renames it into place; Abort removes it.
+// it is renamed into place; Abort removes it. It works on the raw
+// descriptor: writing thousands of small files is mostly system calls, and
+// this keeps them to the necessary ones.
 type FileWriter struct {
 	d    *Dir
-	f    *os.File
+	fd   int
 	name string
 }
 
@@ -322,17 +324,30 @@ func (d *Dir) Create() (*FileWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &FileWriter{d: d, f: os.NewFile(uintptr(fd), name), name: name}, nil
+	return &FileWriter{d: d, fd: fd, name: name}, nil
 }
 
-func (w *FileWriter) Write(p []byte) (int, error) { return w.f.Write(p) }
+func (w *FileWriter) Write(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := unix.Write(w.fd, p[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		n += m
+	}
+	return n, nil
+}
 
 // Reset empties the temp file, so that a broken-off download can start over.
 func (w *FileWriter) Reset() error {
-	if err := w.f.Truncate(0); err != nil {
+	if err := unix.Ftruncate(w.fd, 0); err != nil {
 		return err
 	}
-	_, err := w.f.Seek(0, io.SeekStart)
+	_, err := unix.Seek(w.fd, 0, io.SeekStart)
 	return err
 }
 
@@ -345,21 +360,26 @@ func (w *FileWriter) CopyExisting() error {
 	}
 	src := os.NewFile(uintptr(fd), w.d.Base)
 	defer src.Close()
-	_, err = io.Copy(w.f, src)
+	_, err = io.Copy(w, src)
 	return err
+}
+
+var euid, egid = os.Geteuid(), os.Getegid()
+
+func (w *FileWriter) setAttrs(mode uint32, uid, gid int) error {
+	if uid != euid || gid != egid {
+		if err := unix.Fchown(w.fd, uid, gid); err != nil {
+			return err
+		}
+	}
+	return unix.Fchmod(w.fd, mode&0o7777)
 }
 
 // Prepare sets the mode and owner and closes the temp file; Finish then
 // renames it into place (after Root.Sync has made it durable).
 func (w *FileWriter) Prepare(mode uint32, uid, gid int) error {
-	var err error
-	if uid != os.Geteuid() || gid != os.Getegid() {
-		err = w.f.Chown(uid, gid)
-	}
-	if err == nil {
-		err = w.f.Chmod(os.FileMode(mode&0o777) | modeBits(mode))
-	}
-	if cerr := w.f.Close(); err == nil {
+	err := w.setAttrs(mode, uid, gid)
+	if cerr := unix.Close(w.fd); err == nil {
 		err = cerr
 	}
 	if err != nil {
@@ -382,14 +402,11 @@ func (w *FileWriter) Drop() { unix.Unlinkat(w.d.fd, w.name, 0) }
 
 // Commit sets the mode and owner, syncs, and renames into place at once.
 func (w *FileWriter) Commit(mode uint32, uid, gid int) error {
-	err := w.f.Chown(uid, gid)
+	err := w.setAttrs(mode, uid, gid)
 	if err == nil {
-		err = w.f.Chmod(os.FileMode(mode&0o777) | modeBits(mode))
+		err = unix.Fsync(w.fd)
 	}
-	if err == nil {
-		err = w.f.Sync()
-	}
-	if cerr := w.f.Close(); err == nil {
+	if cerr := unix.Close(w.fd); err == nil {
 		err = cerr
 	}
 	if err == nil {
@@ -403,23 +420,10 @@ func (w *FileWriter) Commit(mode uint32, uid, gid int) error {
 
 // Abort drops the temp file.
 func (w *FileWriter) Abort() {
-	w.f.Close()
+	unix.Close(w.fd)
 	unix.Unlinkat(w.d.fd, w.name, 0)
 }
 
-func modeBits(m uint32) os.FileMode {
-	var fm os.FileMode
-	if m&0o4000 != 0 {
-		fm |= os.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		fm |= os.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		fm |= os.ModeSticky
-	}
-	return fm
-}
 
 // Chmod and Chown change the entry in place (Chown does not follow a symlink).
 func (d *Dir) Chmod(mode uint32) error { return unix.Fchmodat(d.fd, d.Base, mode&0o7777, 0) }
