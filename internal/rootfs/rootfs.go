@@ -424,7 +424,6 @@ func (w *FileWriter) Abort() {
 	unix.Unlinkat(w.d.fd, w.name, 0)
 }
 
-
 // Chmod and Chown change the entry in place (Chown does not follow a symlink).
 func (d *Dir) Chmod(mode uint32) error { return unix.Fchmodat(d.fd, d.Base, mode&0o7777, 0) }
 func (d *Dir) Chown(uid, gid int) error {
