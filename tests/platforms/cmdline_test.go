@@ -271,3 +271,25 @@ func TestUsage(t *testing.T) {
 		}
 	}
 }
+
+// The files stage's -dry-run prints the plan (nodes, users, units, presets)
+// and writes nothing.
+func TestFilesDryRun(t *testing.T) {
+	m := newMachine(t)
+	m.write(m.conf, `{"ignition":{"version":"3.4.0"},"passwd":{"users":[{"name":"core","passwordHash":"$6$SECRET"}]},
+	  "storage":{"files":[{"path":"/etc/motd","mode":420,"contents":{"source":"data:,hi"}}],"links":[{"path":"/etc/l","target":"/etc/motd"}]},
+	  "systemd":{"units":[{"name":"a.service","enabled":true,"contents":"[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n"}]}}`)
+	m.run("file", "fetch-offline")
+	r := m.run("file", "files", "-dry-run")
+	if r.code != 0 {
+		t.Fatalf("files -dry-run: exit %d\n%s", r.code, r.out)
+	}
+	mustContain(t, "plan", r.out, "files: user core, a password hash", "files: file /etc/motd mode 0644 from a data URL", "files: symlink /etc/l -> /etc/motd",
+		"files: unit a.service: written", "files: preset enable a.service", "would write "+filepath.Join(m.root, "etc/.ignition-result.json"))
+	if strings.Contains(r.out, "SECRET") {
+		t.Errorf("the plan shows the password hash")
+	}
+	if entries, _ := os.ReadDir(m.root); len(entries) > 0 {
+		t.Errorf("the dry run wrote into the root: %v", entries)
+	}
+}
