@@ -6,8 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"os/exec"
 	"path"
 	"strconv"
@@ -224,7 +222,7 @@ func (a *Applier) nodes(ctx context.Context, nodes []Node) error {
 	}
 	for _, n := range hard {
 		done := a.Log.Op("%s %s", n.Kind, n.Path)
-		err := a.node(ctx, n)
+		err := a.hardLink(n)
 		done(err)
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", n.Kind, n.Path, err)
@@ -377,122 +375,43 @@ func (a *Applier) prepareFile(ctx context.Context, n Node, d *rootfs.Dir, kind r
 	}, drop: w.Drop}, nil
 }
 
-// node does a node's whole work at once (hard links, and the directories
-// of SSH keys).
-func (a *Applier) node(ctx context.Context, n Node) error {
+// hardLink makes a hard link, once every file is in place.
+func (a *Applier) hardLink(n Node) error {
 	d, created, err := a.Root.ParentOf(n.Path, 0, 0)
-	a.Written = append(a.Written, created...)
+	a.written(created...)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
 	kind, st, err := d.Stat()
 	if err != nil {
 		return err
 	}
-	a.Written = append(a.Written, n.Path)
-	switch n.Kind {
-	case KindFile:
-		return a.file(ctx, n, d, kind, &st)
-	case KindDirectory:
-		return a.directory(n, d, kind, &st)
-	case KindSymlink:
-		if kind == rootfs.Symlink {
-			if t, err := d.Readlink(); err == nil && t == n.Target {
-				uid, gid, err := a.owner(n, &st, true)
-				if err != nil {
-					return err
-				}
-				return d.Chown(uid, gid)
-			}
-		}
-		if err := a.clear(n, d, kind, false); err != nil {
-			return err
-		}
-		uid, gid, err := a.owner(n, nil, false)
-		if err != nil {
-			return err
-		}
-		return d.Symlink(n.Target, uid, gid)
-	case KindHardlink:
-		target := n.Target
-		if !path.IsAbs(target) {
-			target = path.Join(path.Dir(n.Path), target)
-		}
-		t, err := a.Root.Locate(target)
-		if err != nil {
-			return fmt.Errorf("link target %s: %w", target, err)
-		}
-		defer t.Close()
-		tk, tst, err := t.Stat()
-		if err != nil || tk == rootfs.Missing {
-			return fmt.Errorf("link target %s does not exist", target)
-		}
-		if kind != rootfs.Missing && st.Ino == tst.Ino && st.Dev == tst.Dev {
-			return nil // already this link
-		}
-		if err := a.clear(n, d, kind, false); err != nil {
-			return err
-		}
-		return d.Link(t)
+	target := n.Target
+	if !path.IsAbs(target) {
+		target = path.Join(path.Dir(n.Path), target)
 	}
-	return fmt.Errorf("unknown node kind %q", n.Kind)
-}
-
-// clear makes room for a node: nothing there is fine; something there
-// goes only with overwrite. keepDir leaves a directory in place.
-func (a *Applier) clear(n Node, d *rootfs.Dir, kind rootfs.Kind, keepDir bool) error {
-	if kind == rootfs.Missing || (keepDir && kind == rootfs.Directory) {
-		return nil
+	t, err := a.Root.Locate(target)
+	if err != nil {
+		return fmt.Errorf("link target %s: %w", target, err)
 	}
-	if !n.Overwrite {
-		return errExists
+	defer t.Close()
+	tk, tst, err := t.Stat()
+	if err != nil || tk == rootfs.Missing {
+		return fmt.Errorf("link target %s does not exist", target)
 	}
-	if kind == rootfs.Directory || kind == rootfs.Other {
-		return d.RemoveAll()
+	if kind != rootfs.Missing && st.Ino == tst.Ino && st.Dev == tst.Dev {
+		return nil // already this link
 	}
-	return nil // a file or symlink is replaced by the rename
-}
-
-func (a *Applier) file(ctx context.Context, n Node, d *rootfs.Dir, kind rootfs.Kind, st *rootfs.Stat) error {
-	keep := kind == rootfs.Regular && !n.Overwrite && n.Contents == nil
-	if !keep {
-		if kind == rootfs.Regular && !n.Overwrite {
-			return fmt.Errorf("a file exists there already and overwrite is false")
-		}
-		if kind != rootfs.Missing && kind != rootfs.Regular && !n.Overwrite {
+	if kind != rootfs.Missing {
+		if !n.Overwrite {
 			return errExists
 		}
-		if err := a.clear(n, d, kind, false); err != nil {
+		if err := a.clearDir(d); err != nil {
 			return err
 		}
 	}
-	mode := uint32(0o644)
-	if keep {
-		mode = st.Mode & 0o7777
-	}
-	if n.Mode != nil {
-		mode = uint32(*n.Mode)
-	}
-	uid, gid, err := a.owner(n, st, keep)
-	if err != nil {
-		return err
-	}
-	if keep && len(n.Append) == 0 {
-		if err := d.Chown(uid, gid); err != nil {
-			return err
-		}
-		return d.Chmod(mode)
-	}
-	w, err := d.Create()
-	if err != nil {
-		return err
-	}
-	if err := a.fill(ctx, n, w, keep); err != nil {
-		w.Abort()
-		return err
-	}
-	return w.Commit(mode, uid, gid)
+	a.written(n.Path)
+	return d.Link(t)
 }
 
 func (a *Applier) fill(ctx context.Context, n Node, w *rootfs.FileWriter, keep bool) error {
@@ -530,10 +449,10 @@ func (a *Applier) directory(n Node, d *rootfs.Dir, kind rootfs.Kind, st *rootfs.
 		}
 		return d.Chmod(mode)
 	}
-	if err := a.clear(n, d, kind, false); err != nil {
-		return err
-	}
-	if kind == rootfs.Regular || kind == rootfs.Symlink {
+	if kind != rootfs.Missing {
+		if !n.Overwrite {
+			return errExists
+		}
 		if err := d.RemoveAll(); err != nil {
 			return err
 		}
@@ -636,5 +555,3 @@ func (a *Applier) relabel(ctx context.Context) error {
 	return err
 }
 
-var _ io.Writer = (*rootfs.FileWriter)(nil)
-var _ = os.Getpid

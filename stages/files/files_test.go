@@ -64,10 +64,10 @@ func parse(t *testing.T, s string) config.Config {
 	return res.Config
 }
 
-func apply(t *testing.T, root, cfg string) (error, *testLog) {
+func apply(t *testing.T, root, cfg string) (*testLog, error) {
 	t.Helper()
 	l := &testLog{}
-	return Apply(context.Background(), parse(t, cfg), root, &resource.Fetcher{}, l), l
+	return l, Apply(context.Background(), parse(t, cfg), root, &resource.Fetcher{}, l)
 }
 
 type want struct {
@@ -117,7 +117,7 @@ func TestTree(t *testing.T) {
 	needRoot(t)
 	root := skeleton(t)
 	os.WriteFile(filepath.Join(root, "etc/motd"), []byte("existing\n"), 0o640)
-	err, log := apply(t, root, `{"ignition":{"version":"3.5.0"},
+	log, err := apply(t, root, `{"ignition":{"version":"3.5.0"},
 	 "storage":{
 	  "files":[
 	   {"path":"/etc/hostname","mode":420,"contents":{"source":"data:,web01%0A"}},
@@ -156,7 +156,7 @@ func TestTree(t *testing.T) {
 func TestSetuidHonouredIn36(t *testing.T) {
 	needRoot(t)
 	root := skeleton(t)
-	if err, log := apply(t, root, `{"ignition":{"version":"3.6.0"},"storage":{"files":[{"path":"/opt/suid","mode":2541,"contents":{"source":"data:,x"}}],"directories":[{"path":"/tmp2","mode":1023}]}}`); err != nil {
+	if log, err := apply(t, root, `{"ignition":{"version":"3.6.0"},"storage":{"files":[{"path":"/opt/suid","mode":2541,"contents":{"source":"data:,x"}}],"directories":[{"path":"/tmp2","mode":1023}]}}`); err != nil {
 		t.Fatalf("Apply: %v\n%v", err, log.lines)
 	}
 	check(t, root, "opt/suid", want{mode: os.ModeSetuid | 0o755, contents: "x"})
@@ -173,7 +173,7 @@ func TestContainment(t *testing.T) {
 	os.Symlink("../../../../../../..", filepath.Join(root, "up"))         // climbing: stops at the root
 	os.Symlink(outside, filepath.Join(root, "host"))                      // a host path: re-rooted
 	os.Symlink("/etc/../../../../", filepath.Join(root, "etc", "sneaky")) // inside a directory
-	err, log := apply(t, root, `{"ignition":{"version":"3.4.0"},"storage":{"files":[
+	log, err := apply(t, root, `{"ignition":{"version":"3.4.0"},"storage":{"files":[
 	  {"path":"/abs/a","contents":{"source":"data:,a"}},
 	  {"path":"/up/b","contents":{"source":"data:,b"}},
 	  {"path":"/host/c","contents":{"source":"data:,c"}},
@@ -204,14 +204,14 @@ func TestConfigSymlinkStaysInRoot(t *testing.T) {
 	needRoot(t)
 	outside := t.TempDir()
 	root := skeleton(t)
-	err, _ := apply(t, root, fmt.Sprintf(`{"ignition":{"version":"3.4.0"},"storage":{
+	_, err := apply(t, root, fmt.Sprintf(`{"ignition":{"version":"3.4.0"},"storage":{
 	  "links":[{"path":"/data","target":%q}],
 	  "directories":[{"path":"/opt/x"}]}}`, outside))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// a second config writes through the link
-	err, _ = apply(t, root, `{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/data/f","contents":{"source":"data:,f"}}]}}`)
+	_, err = apply(t, root, `{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/data/f","contents":{"source":"data:,f"}}]}}`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +254,7 @@ func TestFailuresLeaveNothingHalfDone(t *testing.T) {
 			if c.setup != nil {
 				c.setup(root)
 			}
-			err, _ := apply(t, root, c.cfg)
+			_, err := apply(t, root, c.cfg)
 			if err == nil || !strings.Contains(err.Error(), c.errPart) {
 				t.Fatalf("Apply err = %v; want it to mention %q", err, c.errPart)
 			}
@@ -281,7 +281,7 @@ func TestUsersGroupsKeysAndUnits(t *testing.T) {
 		t.Skip("useradd is not installed")
 	}
 	root := skeleton(t)
-	err, log := apply(t, root, `{"ignition":{"version":"3.4.0"},
+	log, err := apply(t, root, `{"ignition":{"version":"3.4.0"},
 	 "passwd":{"groups":[{"name":"admins","gid":1500}],
 	  "users":[{"name":"core","uid":1600,"primaryGroup":"admins","groups":["opsgrp"],"gecos":"Core User","shell":"/bin/bash",
 	            "passwordHash":"$6$saltsalt$SECRETHASHVALUE","sshAuthorizedKeys":["ssh-ed25519 AAAAkey1 a@x","ssh-ed25519 AAAAkey2 b@y"]},
@@ -332,7 +332,7 @@ func TestDisableEnabledUnit(t *testing.T) {
 	if out, err := exec.Command("systemctl", "--root", root, "enable", "noisy.service").CombinedOutput(); err != nil {
 		t.Fatalf("systemctl enable: %v %s", err, out)
 	}
-	if err, log := apply(t, root, `{"ignition":{"version":"3.4.0"},"systemd":{"units":[{"name":"noisy.service","enabled":false}]}}`); err != nil {
+	if log, err := apply(t, root, `{"ignition":{"version":"3.4.0"},"systemd":{"units":[{"name":"noisy.service","enabled":false}]}}`); err != nil {
 		t.Fatalf("Apply: %v\n%v", err, log.lines)
 	}
 	if _, err := os.Lstat(filepath.Join(root, "etc/systemd/system/multi-user.target.wants/noisy.service")); err == nil {

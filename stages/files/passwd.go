@@ -154,7 +154,7 @@ func (a *Applier) sshKeys(u config.PasswdUser) error {
 	err := func() error {
 		for _, dir := range []string{path.Join(home, ".ssh"), path.Join(home, ".ssh", "authorized_keys.d")} {
 			n := Node{Kind: KindDirectory, Path: dir, Mode: intp(0o700), User: config.NodeUser{ID: &e.uid}, Group: config.NodeGroup{ID: &e.gid}}
-			if err := a.node(context.Background(), n); err != nil {
+			if _, err := a.prepare(context.Background(), n, nil); err != nil {
 				return err
 			}
 		}
