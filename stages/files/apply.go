@@ -554,4 +554,3 @@ func (a *Applier) relabel(ctx context.Context) error {
 	done(err)
 	return err
 }
-
