@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ignition-go/ignition/config"
 	"github.com/ignition-go/ignition/resource"
 )
@@ -357,5 +359,38 @@ func TestPlanPrint(t *testing.T) {
 			t.Errorf("plan lacks %q in order:\n%s", w, out)
 		}
 		last = i
+	}
+}
+
+// A target with SELinux gets what was written relabelled with its own
+// file contexts (setfiles from Debian's policycoreutils); one without is
+// left alone.
+func TestSELinuxRelabel(t *testing.T) {
+	needRoot(t)
+	if _, err := exec.LookPath("setfiles"); err != nil {
+		t.Skip("setfiles is not installed (make deps installs policycoreutils)")
+	}
+	root := skeleton(t)
+	os.MkdirAll(filepath.Join(root, "etc/selinux/targeted/contexts/files"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/selinux/config"), []byte("SELINUX=enforcing\nSELINUXTYPE=targeted\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "etc/selinux/targeted/contexts/files/file_contexts"),
+		[]byte("/etc(/.*)?\tsystem_u:object_r:etc_t:s0\n/opt(/.*)?\tsystem_u:object_r:usr_t:s0\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "etc/untouched"), []byte("x"), 0o644)
+	log, err := apply(t, root, `{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/opt/app/run","contents":{"source":"data:,x"}},{"path":"/etc/app.conf"}]}}`)
+	if err != nil {
+		t.Fatalf("Apply: %v\n%v", err, log.lines)
+	}
+	label := func(p string) string {
+		buf := make([]byte, 256)
+		n, err := unix.Lgetxattr(filepath.Join(root, p), "security.selinux", buf)
+		if err != nil {
+			return ""
+		}
+		return strings.TrimRight(string(buf[:n]), "\x00")
+	}
+	for p, want := range map[string]string{"opt/app/run": "system_u:object_r:usr_t:s0", "opt/app": "system_u:object_r:usr_t:s0", "etc/app.conf": "system_u:object_r:etc_t:s0", "etc/untouched": ""} {
+		if got := label(p); got != want {
+			t.Errorf("label of /%s = %q; want %q", p, got, want)
+		}
 	}
 }
