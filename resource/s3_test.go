@@ -6,12 +6,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/johannesboyne/gofakes3"
@@ -147,34 +143,11 @@ func TestParseS3(t *testing.T) {
 // AWS's own IMDS emulator (amazon-ec2-metadata-mock, IMDSv2 enforced)
 // listening at 169.254.169.254 in a network namespace the test makes.
 func TestS3InstanceRole(t *testing.T) {
-	mock, err := filepath.Abs("../.cache/bin/ec2-metadata-mock")
-	if err == nil {
-		_, err = os.Stat(mock)
-	}
-	if err != nil {
-		t.Skip("amazon-ec2-metadata-mock is not built (make deps builds it into .cache/bin)")
-	}
+	testnet.EC2MockBinary(t) // skip early, outside the namespace, when it is missing
 	if !testnet.InNetns(t, "169.254.169.254") {
 		return
 	}
-	cmd := exec.Command(mock, "-n", "169.254.169.254", "-p", "80", "-I")
-	cmd.Dir = t.TempDir()
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for i := 0; ; i++ {
-		if c, err := net.Dial("tcp", "169.254.169.254:80"); err == nil {
-			c.Close()
-			break
-		}
-		if i > 100 {
-			t.Fatalf("ec2-metadata-mock did not start: %s", out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testnet.StartEC2Mock(t, nil, "")
 
 	backend := s3mem.New()
 	backend.CreateBucket("private")

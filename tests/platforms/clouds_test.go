@@ -1,13 +1,8 @@
 package platforms
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,46 +11,13 @@ import (
 	"github.com/ignition-go/ignition/tests/fakes"
 )
 
-// ec2MetadataMock starts AWS's IMDS emulator at 169.254.169.254:80 with
-// IMDSv2 enforced, serving userData and region.
-func ec2MetadataMock(t *testing.T, userData []byte, region string) {
-	t.Helper()
-	bin, _ := filepath.Abs("../../.cache/bin/ec2-metadata-mock")
-	if _, err := os.Stat(bin); err != nil {
-		t.Skip("amazon-ec2-metadata-mock is not built (make deps builds it into .cache/bin)")
-	}
-	cfg, _ := json.Marshal(map[string]any{
-		"userdata": map[string]any{"values": map[string]any{"userdata": base64.StdEncoding.EncodeToString(userData)}},
-		"metadata": map[string]any{"values": map[string]any{"placement-region": region}},
-	})
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "aemm.json"), cfg, 0o644)
-	cmd := exec.Command(bin, "-n", "169.254.169.254", "-p", "80", "-I", "-c", filepath.Join(dir, "aemm.json"))
-	cmd.Dir = dir
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for i := 0; ; i++ {
-		if c, err := net.Dial("tcp", "169.254.169.254:80"); err == nil {
-			c.Close()
-			return
-		}
-		if i > 200 {
-			t.Fatalf("ec2-metadata-mock did not start: %s", out.String())
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
 func TestAWS(t *testing.T) {
+	testnet.EC2MockBinary(t)
 	if !testnet.InNetns(t, "169.254.169.254") {
 		return
 	}
 	t.Run("user data", func(t *testing.T) {
-		ec2MetadataMock(t, []byte(`{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/etc/aws","contents":{"source":"s3://configs/aws"}}]}}`), "cn-north-1")
+		testnet.StartEC2Mock(t, []byte(`{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/etc/aws","contents":{"source":"s3://configs/aws"}}]}}`), "cn-north-1")
 		m := newMachine(t)
 		r := m.run("aws", "fetch-offline")
 		if r.code != 0 || !m.exists("neednet") || m.exists("ignition.json") {
@@ -91,7 +53,7 @@ func TestAWS(t *testing.T) {
 		mustContain(t, "log", r.out, "IMDSv2 token not served; using IMDSv1", "AWS: region eu-west-1")
 	})
 	t.Run("invalid user data", func(t *testing.T) {
-		ec2MetadataMock(t, []byte("1234,john,reboot,true\n"), "us-east-1")
+		testnet.StartEC2Mock(t, []byte("1234,john,reboot,true\n"), "us-east-1")
 		m := newMachine(t)
 		r := m.run("aws", "fetch")
 		if r.code != 1 || m.exists("ignition.json") {
