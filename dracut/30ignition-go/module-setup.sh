@@ -1,0 +1,33 @@
+#!/bin/bash
+# dracut module for ignition-go: installs the ignition binary, its helper
+# programs, and one systemd unit per stage, run on first boot (kernel
+# argument ignition.firstboot) with Ignition's command line.
+#
+# The binary is taken from $IGNITION_GO_BIN, else /usr/bin/ignition.
+
+check() {
+    # only when a distro module asks for it, as Ignition's own module
+    return 255
+}
+
+depends() {
+    echo systemd
+}
+
+installkernel() {
+    hostonly='' instmods qemu_fw_cfg
+}
+
+install() {
+    inst_binary "${IGNITION_GO_BIN:-/usr/bin/ignition}" /usr/bin/ignition
+    inst_multiple -o ignition-kargs-helper \
+        useradd usermod userdel groupadd groupmod groupdel \
+        systemctl setfiles mount umount modprobe sgdisk partx mkfs.ext4 mkfs.xfs mkfs.btrfs mkfs.vfat mkswap wipefs
+    # shadow-utils read these inside the target; keep PAM quiet in the initrd
+    inst_simple "$moddir/ignition-generator" "$systemdutildir/system-generators/ignition-generator"
+    local u
+    for u in ignition-fetch-offline.service ignition-fetch.service ignition-kargs.service \
+             ignition-disks.service ignition-mount.service ignition-files.service ignition-complete.target; do
+        inst_simple "$moddir/$u" "$systemdsystemunitdir/$u"
+    done
+}
