@@ -92,6 +92,9 @@ func TestFirstBootWithDracut(t *testing.T) {
 	out, err := q.CombinedOutput()
 	log, _ := os.ReadFile(serial)
 	took := time.Since(start)
+	if keep := os.Getenv("IGNITION_TEST_KEEP_SERIAL"); keep != "" {
+		os.WriteFile(keep, log, 0o644)
+	}
 	line := ""
 	for _, l := range strings.Split(string(log), "\n") {
 		if strings.Contains(l, "TARGET-HELLO") {
@@ -102,6 +105,7 @@ func TestFirstBootWithDracut(t *testing.T) {
 		t.Fatalf("first boot did not reach the target's unit (%v after %v): %s\nserial:\n%s", err, took, out, tail(string(log), 120))
 	}
 	t.Logf("first boot under TCG took %v: %s", took.Round(100*time.Millisecond), line)
+
 	for _, want := range []string{"uid=1600(core)", "motd=provisioned by ignition-go", "keys=1"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("target reported %q; want %q", line, want)
