@@ -72,7 +72,7 @@ func TestFirstBootWithDracut(t *testing.T) {
 		"ignition": map[string]any{"version": "3.4.0"},
 		"passwd":   map[string]any{"users": []any{map[string]any{"name": "core", "uid": 1600, "sshAuthorizedKeys": []string{"ssh-ed25519 AAAAfirstboot core@e2e"}}}},
 		"storage":  map[string]any{"files": []any{map[string]any{"path": "/etc/motd", "overwrite": true, "contents": map[string]any{"source": "data:,provisioned%20by%20ignition-go%0A"}}}},
-		"systemd": map[string]any{"units": []any{map[string]any{"name": "e2e-hello.service", "enabled": true, "contents": "[Unit]\nDescription=first-boot check\nAfter=multi-user.target\n[Service]\nType=oneshot\n" +
+		"systemd": map[string]any{"units": []any{map[string]any{"name": "e2e-hello.service", "enabled": true, "contents": "[Unit]\nDescription=first-boot check\n[Service]\nType=oneshot\n" +
 			"ExecStart=/bin/sh -c 'echo \"TARGET-HELLO $(id core) motd=$(cat /etc/motd) keys=$(cat /home/core/.ssh/authorized_keys.d/ignition | wc -l)\" > /dev/ttyS0; systemctl --no-block poweroff'\n" +
 			"[Install]\nWantedBy=multi-user.target\n"}}},
 	})
