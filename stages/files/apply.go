@@ -464,15 +464,21 @@ func (a *Applier) directory(n Node, d *rootfs.Dir, kind rootfs.Kind, st *rootfs.
 	return d.Mkdir(mode, uid, gid)
 }
 
+// entry opens the directory holding p (creating missing parents) and says
+// what is at p.
+func (a *Applier) entry(p string) (*rootfs.Dir, rootfs.Kind, error) {
+	d, created, err := a.Root.ParentOf(p, 0, 0)
+	a.written(created...)
+	if err != nil {
+		return nil, rootfs.Missing, err
+	}
+	kind, _, err := d.Stat()
+	return d, kind, err
+}
+
 // writeBytes puts small generated contents (units, keys, presets) in place.
 func (a *Applier) writeBytes(p string, data []byte, mode uint32, uid, gid int) error {
-	d, created, err := a.Root.ParentOf(p, 0, 0)
-	a.Written = append(a.Written, created...)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	kind, _, err := d.Stat()
+	d, kind, err := a.entry(p)
 	if err != nil {
 		return err
 	}

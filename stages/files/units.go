@@ -58,13 +58,7 @@ func (a *Applier) unit(ctx context.Context, u Unit) error {
 		}
 	}
 	if u.Mask != nil {
-		d, created, err := a.Root.ParentOf(p, 0, 0)
-		a.Written = append(a.Written, created...)
-		if err != nil {
-			return err
-		}
-		defer d.Close()
-		kind, _, err := d.Stat()
+		d, kind, err := a.entry(p)
 		if err != nil {
 			return err
 		}
