@@ -195,13 +195,7 @@ func TestAzureStackCDROM(t *testing.T) {
 	if _, err := exec.LookPath("genisoimage"); err != nil {
 		t.Skip("genisoimage is not installed (make deps installs it)")
 	}
-	media := t.TempDir()
-	os.WriteFile(filepath.Join(media, "ovf-env.xml"), []byte(`<?xml version="1.0" encoding="utf-8"?><Environment xmlns="http://schemas.dmtf.org/ovf/environment/1"/>`), 0o644)
-	os.WriteFile(filepath.Join(media, "CustomData.bin"), []byte(`{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":"/etc/from-cdrom","contents":{"source":"data:,hi"}}]}}`), 0o644)
-	iso := filepath.Join(t.TempDir(), "provisioning.iso")
-	if b, err := exec.Command("genisoimage", "-quiet", "-udf", "-V", "rd_rdfe_stable", "-o", iso, media).CombinedOutput(); err != nil {
-		t.Fatalf("genisoimage: %v: %s", err, b)
-	}
+	iso := provisioningMedia(t, `{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":"/etc/from-cdrom","contents":{"source":"data:,hi"}}]}}`)
 	fetch := "/bin/ignition -platform azurestack -stage fetch -fetch-timeout 60s" + ignitionArgs
 	explain := "/bin/ignition-validate --explain /run/ignition.json"
 	res := guest{
@@ -235,13 +229,7 @@ func TestAzureCustomDataFromCDROM(t *testing.T) {
 	go srv.Serve(l)
 	defer srv.Close()
 
-	media := t.TempDir()
-	os.WriteFile(filepath.Join(media, "ovf-env.xml"), []byte(`<?xml version="1.0" encoding="utf-8"?><Environment xmlns="http://schemas.dmtf.org/ovf/environment/1"/>`), 0o644)
-	os.WriteFile(filepath.Join(media, "CustomData.bin"), []byte(`{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/etc/azure-custom-data"}]}}`), 0o644)
-	iso := filepath.Join(t.TempDir(), "provisioning.iso")
-	if b, err := exec.Command("genisoimage", "-quiet", "-udf", "-o", iso, media).CombinedOutput(); err != nil {
-		t.Fatalf("genisoimage: %v: %s", err, b)
-	}
+	iso := provisioningMedia(t, `{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/etc/azure-custom-data"}]}}`)
 	ifup := "@ifup eth0 169.254.0.15/16"
 	fetch := "/bin/ignition -platform azure -stage fetch -fetch-timeout 90s" + ignitionArgs
 	explain := "/bin/ignition-validate --explain /run/ignition.json"
@@ -269,4 +257,19 @@ func TestAzureCustomDataFromCDROM(t *testing.T) {
 	if r := res[explain]; r.rc != 0 || !strings.Contains(r.out, "file /etc/azure-custom-data") {
 		t.Fatalf("the cached config lacks the custom data's file: rc %d\n%s", r.rc, r.out)
 	}
+}
+
+// provisioningMedia makes Azure's provisioning CD: a UDF image (genisoimage
+// -udf: the host kernel cannot mount UDF to fill an mkudffs image) with
+// ovf-env.xml and customData as CustomData.bin.
+func provisioningMedia(t *testing.T, customData string) string {
+	t.Helper()
+	media := t.TempDir()
+	os.WriteFile(filepath.Join(media, "ovf-env.xml"), []byte(`<?xml version="1.0" encoding="utf-8"?><Environment xmlns="http://schemas.dmtf.org/ovf/environment/1"/>`), 0o644)
+	os.WriteFile(filepath.Join(media, "CustomData.bin"), []byte(customData), 0o644)
+	iso := filepath.Join(t.TempDir(), "provisioning.iso")
+	if b, err := exec.Command("genisoimage", "-quiet", "-udf", "-V", "rd_rdfe_stable", "-o", iso, media).CombinedOutput(); err != nil {
+		t.Fatalf("genisoimage: %v: %s", err, b)
+	}
+	return iso
 }
