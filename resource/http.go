@@ -137,11 +137,21 @@ type statusError struct {
 func (e *statusError) Error() string { return e.kind.Error() + ": HTTP " + e.status }
 func (e *statusError) Unwrap() error { return e.kind }
 
-// trackedReader remembers whether reading the body itself failed.
+// progressEvery is how often a long download logs how far it got.
+var progressEvery = 10 * time.Second
+
+// trackedReader remembers whether reading the body itself failed, and logs
+// the progress of long downloads.
 type trackedReader struct {
 	r   io.Reader
 	n   int64
 	err error
+
+	logf  func(format string, args ...any)
+	what  string
+	total int64 // -1: unknown
+	start time.Time
+	last  time.Time
 }
 
 func (t *trackedReader) Read(p []byte) (int, error) {
@@ -149,6 +159,21 @@ func (t *trackedReader) Read(p []byte) (int, error) {
 	t.n += int64(n)
 	if err != nil && err != io.EOF {
 		t.err = err
+	}
+	if t.logf != nil {
+		if now := time.Now(); now.Sub(t.last) >= progressEvery {
+			if t.last.IsZero() {
+				t.start, t.last = now, now
+			} else {
+				t.last = now
+				rate := float64(t.n) / now.Sub(t.start).Seconds() / 1e6
+				if t.total > 0 {
+					t.logf("%s: %d of %d MB (%.0f%%, %.1f MB/s)", t.what, t.n>>20, t.total>>20, 100*float64(t.n)/float64(t.total), rate)
+				} else {
+					t.logf("%s: %d MB so far (%.1f MB/s)", t.what, t.n>>20, rate)
+				}
+			}
+		}
 	}
 	return n, err
 }
@@ -218,7 +243,7 @@ func (f *Fetcher) attemptHTTP(ctx context.Context, client *http.Client, u *url.U
 	default:
 		return &statusError{code: code, status: resp.Status, kind: ErrFailed}
 	}
-	body := &trackedReader{r: resp.Body}
+	body := &trackedReader{r: resp.Body, logf: f.Log, what: methodOf(o) + " " + Redact(u.String()), total: resp.ContentLength}
 	err = deliver(body, w, o)
 	if err == nil {
 		return nil

@@ -369,3 +369,28 @@ func TestAddCAsFromConfig(t *testing.T) {
 		t.Fatalf("FetchBytes after AddCAs = %q, %v", got, err)
 	}
 }
+
+// A long download says how far it got, now and then.
+func TestDownloadProgressLogged(t *testing.T) {
+	defer func(d time.Duration) { progressEvery = d }(progressEvery)
+	progressEvery = 300 * time.Millisecond
+	chunk := bytes.Repeat([]byte("x"), 1<<20)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(4*len(chunk)))
+		for i := 0; i < 4; i++ {
+			w.Write(chunk)
+			w.(http.Flusher).Flush()
+			time.Sleep(350 * time.Millisecond)
+		}
+	}))
+	defer srv.Close()
+	var log logRecorder
+	f := &Fetcher{Log: log.logf}
+	got, err := f.FetchBytes(context.Background(), srv.URL+"/big", Options{})
+	if err != nil || len(got) != 4<<20 {
+		t.Fatalf("FetchBytes = %d bytes, %v", len(got), err)
+	}
+	if !strings.Contains(log.String(), "GET "+srv.URL+"/big: ") || !strings.Contains(log.String(), "of 4 MB (") {
+		t.Errorf("log = %q; want progress lines", log.String())
+	}
+}

@@ -75,7 +75,7 @@ func (f *Fetcher) attemptTFTP(ctx context.Context, host, name string, w io.Write
 		_, err := wt.WriteTo(pw)
 		pw.CloseWithError(err)
 	}()
-	body := &trackedReader{r: pr}
+	body := &trackedReader{r: pr, logf: f.Log, what: "TFTP " + host + "/" + name, total: -1}
 	err = deliver(body, w, o)
 	pr.Close()
 	if err == nil {
