@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -87,37 +86,9 @@ func (f *Fetcher) fetchHTTP(ctx context.Context, u *url.URL, w io.Writer, o Opti
 // (signing, tokens) just before it is sent.
 func (f *Fetcher) fetchHTTPWith(ctx context.Context, u *url.URL, w io.Writer, o Options, prep func(*http.Request) error) error {
 	client := f.client()
-	var bo backoff
-	for attempt := 1; ; attempt++ {
-		err := f.attemptHTTP(ctx, client, u, w, o, prep)
-		if err == nil {
-			return nil
-		}
-		var ae *attemptError
-		if !errors.As(err, &ae) || !ae.retry {
-			return err
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("%w (%d attempts; last: %v)", ErrTimeout, attempt, ae.err)
-		}
-		delay := bo.next()
-		if ae.retryAfter > 0 {
-			delay = ae.retryAfter + time.Duration(rand.Int64N(int64(firstDelay)))
-		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {
-			f.logf("%s %s: attempt %d: %v; no time left for another attempt", methodOf(o), Redact(u.String()), attempt, ae.err)
-			<-ctx.Done()
-			return fmt.Errorf("%w (%d attempts; last: %v)", ErrTimeout, attempt, ae.err)
-		}
-		f.logf("%s %s: attempt %d: %v; retrying in %v", methodOf(o), Redact(u.String()), attempt, ae.err, delay.Round(time.Millisecond))
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%w (%d attempts; last: %v)", ErrTimeout, attempt, ae.err)
-		case <-t.C:
-		}
-	}
+	return f.retry(ctx, methodOf(o)+" "+Redact(u.String()), func() error {
+		return f.attemptHTTP(ctx, client, u, w, o, prep)
+	})
 }
 
 func methodOf(o Options) string {

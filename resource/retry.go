@@ -1,6 +1,9 @@
 package resource
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -42,4 +45,43 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 		d = t.Sub(now)
 	}
 	return max(0, min(d, maxRetryAfter))
+}
+
+// retry runs attempt until it succeeds or fails for good, backing off
+// between retryable failures (logged once each, with the reason and the
+// next delay), and stops at the context's deadline with ErrTimeout naming
+// the last failure. what names the source in the log.
+func (f *Fetcher) retry(ctx context.Context, what string, attempt func() error) error {
+	var bo backoff
+	for n := 1; ; n++ {
+		err := attempt()
+		if err == nil {
+			return nil
+		}
+		var ae *attemptError
+		if !errors.As(err, &ae) || !ae.retry {
+			return err
+		}
+		timeout := fmt.Errorf("%w (%d attempts; last: %v)", ErrTimeout, n, ae.err)
+		if ctx.Err() != nil {
+			return timeout
+		}
+		delay := bo.next()
+		if ae.retryAfter > 0 {
+			delay = ae.retryAfter + time.Duration(rand.Int64N(int64(firstDelay)))
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay {
+			f.logf("%s: attempt %d: %v; no time left for another attempt", what, n, ae.err)
+			<-ctx.Done()
+			return timeout
+		}
+		f.logf("%s: attempt %d: %v; retrying in %v", what, n, ae.err, delay.Round(time.Millisecond))
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return timeout
+		case <-t.C:
+		}
+	}
 }

@@ -2,7 +2,6 @@ package resource
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -24,29 +23,9 @@ func (f *Fetcher) fetchTFTP(ctx context.Context, u *url.URL, w io.Writer, o Opti
 		host = net.JoinHostPort(u.Hostname(), "69")
 	}
 	name := strings.TrimPrefix(u.Path, "/")
-	var bo backoff
-	for attempt := 1; ; attempt++ {
-		err := f.attemptTFTP(ctx, host, name, w, o)
-		if err == nil {
-			return nil
-		}
-		var ae *attemptError
-		if !errors.As(err, &ae) || !ae.retry {
-			return err
-		}
-		delay := bo.next()
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < delay || ctx.Err() != nil {
-			return fmt.Errorf("%w (%d attempts; last: %v)", ErrTimeout, attempt, ae.err)
-		}
-		f.logf("TFTP %s: attempt %d: %v; retrying in %v", Redact(u.String()), attempt, ae.err, delay.Round(time.Millisecond))
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%w (%d attempts; last: %v)", ErrTimeout, attempt, ae.err)
-		case <-t.C:
-		}
-	}
+	return f.retry(ctx, "TFTP "+Redact(u.String()), func() error {
+		return f.attemptTFTP(ctx, host, name, w, o)
+	})
 }
 
 func (f *Fetcher) attemptTFTP(ctx context.Context, host, name string, w io.Writer, o Options) error {
