@@ -141,8 +141,9 @@ func parse(raw []byte, tree *lazyTree) (res Result, err error) {
 	val := validator{v: v, r: &Report{}, tree: tree}
 	val.config(&res.Config)
 	val.dups(&res.Config)
+	typeErrs := newTypeErrIndex(d.typeErr)
 	for _, e := range val.r.Entries {
-		if !d.underTypeError(e.path) {
+		if !typeErrs.covers(e.path) {
 			res.Report.Entries = append(res.Report.Entries, e)
 		}
 	}
@@ -170,15 +171,60 @@ func jsonKind(v any) string {
 	return "null"
 }
 
-// underTypeError is true for paths at or below a value of the wrong type:
-// whatever validation says there only repeats the type error.
-func (d *decoder) underTypeError(p Path) bool {
-	if len(d.typeErr) == 0 {
+// typeErrIndex tells whether a validation entry only repeats a type error:
+// its path is at, below or above a value of the wrong type. Each question
+// costs at most maxPathDepth+2 map lookups (only at the depths where type
+// errors are), however many type errors there are: comparing every entry
+// with every type error took 12 s for 16,000 broken files.
+type typeErrIndex struct {
+	at       map[Path]struct{} // paths with a type error
+	above    map[Path]struct{} // their proper ancestors
+	atLens   uint32            // bit k set: some path in at has k steps
+	aboveLen uint32            // likewise for above
+	probes   int               // map lookups so far (tests check it stays linear)
+}
+
+func newTypeErrIndex(paths []Path) *typeErrIndex {
+	x := &typeErrIndex{}
+	if len(paths) == 0 {
+		return x
+	}
+	x.at = make(map[Path]struct{}, len(paths))
+	x.above = make(map[Path]struct{})
+	for _, p := range paths {
+		p = p.prefix(p.n)
+		x.at[p] = struct{}{}
+		x.atLens |= 1 << p.n
+		for k := p.n - 1; k >= 0; k-- {
+			q := p.prefix(k)
+			if _, ok := x.above[q]; ok {
+				break // and so are all of q's ancestors
+			}
+			x.above[q] = struct{}{}
+			x.aboveLen |= 1 << k
+		}
+	}
+	return x
+}
+
+// covers is true for paths at, below or above a type error.
+func (x *typeErrIndex) covers(p Path) bool {
+	if len(x.at) == 0 {
 		return false
 	}
-	s := p.String()
-	for _, t := range d.typeErr {
-		if s == t || strings.HasPrefix(s, t+".") || strings.HasPrefix(t, s+".") {
+	p = p.prefix(p.n)
+	if x.aboveLen&(1<<p.n) != 0 {
+		x.probes++
+		if _, ok := x.above[p]; ok {
+			return true
+		}
+	}
+	for k := p.n; k >= 0; k-- {
+		if x.atLens&(1<<k) == 0 {
+			continue
+		}
+		x.probes++
+		if _, ok := x.at[p.prefix(k)]; ok {
 			return true
 		}
 	}
