@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ignition-go/ignition/config"
+	"github.com/ignition-go/ignition/internal/command"
 	"github.com/ignition-go/ignition/internal/log"
 	"github.com/ignition-go/ignition/providers"
 	"github.com/ignition-go/ignition/resource"
@@ -39,6 +41,27 @@ type Engine struct {
 	// system (/usr/lib/ignition).
 	SystemDirs []string
 	DryRun     bool
+	// Out receives the plan in dry-run mode (default stdout).
+	Out io.Writer
+	// Runner runs every external program (default: for real, logged).
+	Runner command.Runner
+	// KargsHelper is the program the kargs stage hands kernel arguments
+	// to (default DefaultKargsHelper).
+	KargsHelper string
+	// KeysToAuthorizedKeys writes SSH keys to ~/.ssh/authorized_keys
+	// rather than the authorized_keys.d/ignition fragment.
+	KeysToAuthorizedKeys bool
+	// ProviderEnv, when set, is the template of what providers get (paths
+	// of sysfs and devices, the config file of the file platform); its
+	// Fetcher and Log are the engine's.
+	ProviderEnv providers.Env
+}
+
+// providerEnv is what the platform's provider works with.
+func (e *Engine) providerEnv() *providers.Env {
+	env := e.ProviderEnv
+	env.Fetcher, env.Log = e.Fetcher, e.Log
+	return &env
 }
 
 // State passes facts from the fetch stages to the later ones.
@@ -165,8 +188,7 @@ func (e *Engine) userConfig(ctx context.Context, st *State) ([]byte, string, err
 			return nil, "", fmt.Errorf("system config: %w", err)
 		}
 	}
-	env := &providers.Env{Fetcher: e.Fetcher, Log: e.Log}
-	b, err := e.Provider.Fetch(ctx, env)
+	b, err := e.Provider.Fetch(ctx, e.providerEnv())
 	if errors.Is(err, providers.ErrNoConfig) {
 		return nil, "platform " + e.Platform, nil
 	}
@@ -192,7 +214,19 @@ func (e *Engine) Acquire(ctx context.Context, st *State) (config.Config, error) 
 	if err != nil {
 		return cfg, err
 	}
-	return e.render(ctx, e.Fetcher, cfg, st, 0)
+	refs := len(st.FetchedConfigs)
+	cfg, err = e.render(ctx, e.Fetcher, cfg, st, 0)
+	if err != nil || len(st.FetchedConfigs) == refs {
+		return cfg, err
+	}
+	// configs that are valid alone can clash once merged (the same path
+	// as a file in one and a directory in the other): check the whole
+	// before it is cached
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return cfg, err
+	}
+	return e.parse(b, source+" merged with the configs it references")
 }
 
 func emptyConfig() config.Config {
@@ -324,7 +358,10 @@ func (e *Engine) WriteCache(cfg config.Config) error {
 }
 
 // LoadConfig is what the stages after fetch work on: the cached user config
-// merged over the base configs.
+// merged over the base configs. The fetch stage validated the config
+// before caching it in the newest spec, so it is read back as it is; a
+// cache in any other shape (written by something else) is parsed and
+// validated in full.
 func (e *Engine) LoadConfig() (config.Config, error) {
 	raw, err := os.ReadFile(e.ConfigCache)
 	if errors.Is(err, os.ErrNotExist) {
@@ -333,9 +370,11 @@ func (e *Engine) LoadConfig() (config.Config, error) {
 	if err != nil {
 		return config.Config{}, err
 	}
-	user, err := e.parse(raw, e.ConfigCache)
-	if err != nil {
-		return user, err
+	var user config.Config
+	if json.Unmarshal(raw, &user) != nil || user.Ignition.Version != config.Newest.String() {
+		if user, err = e.parse(raw, e.ConfigCache); err != nil {
+			return user, err
+		}
 	}
 	base, err := e.BaseConfig(nil)
 	if err != nil {

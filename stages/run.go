@@ -2,230 +2,300 @@ package stages
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/ignition-go/ignition/config"
-	"github.com/ignition-go/ignition/providers"
+	"github.com/ignition-go/ignition/internal/command"
 	"github.com/ignition-go/ignition/resource"
 	"github.com/ignition-go/ignition/stages/files"
 )
 
+// Stage is one step of a first boot, as a value: Plan works out what the
+// stage will do and changes nothing; the plan prints itself for -dry-run
+// and carries itself out with Apply.
+type Stage struct {
+	Name string
+	// NeedsConfig stages read the config the fetch stages cached.
+	NeedsConfig bool
+	Plan        func(ctx context.Context, e *Engine, cfg config.Config) (Plan, error)
+}
+
+// Plan is what a stage will do.
+type Plan interface {
+	// Print describes the plan for -dry-run, without secrets.
+	Print(w io.Writer)
+	// Apply carries it out.
+	Apply(ctx context.Context, e *Engine) error
+}
+
+// Table lists the stages in the order a boot runs them.
+var Table = []Stage{
+	{Name: "fetch-offline", Plan: planFetch(true)},
+	{Name: "fetch", Plan: planFetch(false)},
+	{Name: "kargs", NeedsConfig: true, Plan: planKargs},
+	{Name: "disks", NeedsConfig: true, Plan: planDisks},
+	{Name: "mount", NeedsConfig: true, Plan: planMount},
+	{Name: "files", NeedsConfig: true, Plan: planFiles},
+	{Name: "umount", NeedsConfig: true, Plan: planUmount},
+}
+
 // Names lists the stages in the order a boot runs them.
-var Names = []string{"fetch-offline", "fetch", "kargs", "disks", "mount", "files", "umount"}
+func Names() []string {
+	var n []string
+	for _, s := range Table {
+		n = append(n, s.Name)
+	}
+	return n
+}
 
-// KargsHelper is the program the kargs stage hands kernel arguments to;
-// IGNITION_KARGS_HELPER overrides it.
-var KargsHelper = "/usr/sbin/ignition-kargs-helper"
-
-// DryRunOut receives the plan in dry-run mode.
-var DryRunOut io.Writer = os.Stdout
+// Lookup finds a stage by name.
+func Lookup(name string) (Stage, bool) {
+	for _, s := range Table {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Stage{}, false
+}
 
 // ErrNotImplemented is a stage asked to do work this build cannot do yet;
 // it fails before touching anything.
 var ErrNotImplemented = errors.New("not supported by this build yet")
 
-// Run runs one stage.
-func (e *Engine) Run(ctx context.Context, stage string) error {
-	env := &providers.Env{Fetcher: e.Fetcher, Log: e.Log}
+// Run runs one stage: platform setup, the plan, then (unless dry-run) the
+// plan carried out.
+func (e *Engine) Run(ctx context.Context, name string) error {
+	s, ok := Lookup(name)
+	if !ok {
+		return fmt.Errorf("unknown stage %q", name)
+	}
 	done := e.Log.Op("%s platform setup", e.Platform)
-	err := e.Provider.Init(ctx, env)
+	err := e.Provider.Init(ctx, e.providerEnv())
 	done(err)
 	if err != nil {
 		return err
 	}
-	switch stage {
-	case "fetch-offline", "fetch":
-		return e.fetchStage(ctx, stage)
-	case "kargs":
-		return e.kargs(ctx)
-	case "disks", "mount", "files", "umount":
-		return e.laterStage(ctx, stage)
-	}
-	return fmt.Errorf("unknown stage %q", stage)
-}
-
-func (e *Engine) fetchStage(ctx context.Context, stage string) error {
-	if stage == "fetch" && !e.DryRun {
-		if _, err := os.Stat(e.ConfigCache); err == nil {
-			e.Log.Infof("config already cached at %s by fetch-offline; nothing to fetch", e.ConfigCache)
-			return nil
+	var cfg config.Config
+	if s.NeedsConfig {
+		if cfg, err = e.LoadConfig(); err != nil {
+			return err
 		}
 	}
-	var st State
-	base, err := e.BaseConfig(&st)
-	if err != nil {
-		return err
-	}
-	user, err := e.Acquire(ctx, &st)
-	if stage == "fetch-offline" && errors.Is(err, resource.ErrNeedNet) {
-		e.Log.Infof("the config needs the network: %v", err)
-		return e.flagNeedNet()
-	}
+	p, err := s.Plan(ctx, e, cfg)
 	if err != nil {
 		return err
 	}
 	if e.DryRun {
-		fmt.Fprintf(DryRunOut, "%s: would cache the config at %s (user config provided: %v)\n", stage, e.ConfigCache, st.UserConfigProvided)
-		explain(DryRunOut, config.Merge(base, user))
-		if stage == "fetch-offline" && NeedsNetwork(config.Merge(base, user)) {
-			return e.flagNeedNet()
-		}
+		p.Print(e.out())
 		return nil
 	}
-	done := e.Log.Op("writing the config cache %s", e.ConfigCache)
-	err = e.WriteCache(user)
-	done(err)
-	if err != nil {
-		return err
+	return p.Apply(ctx, e)
+}
+
+func (e *Engine) out() io.Writer {
+	if e.Out == nil {
+		return os.Stdout
 	}
-	if err := e.SaveState(st); err != nil {
-		return fmt.Errorf("state file: %w", err)
+	return e.Out
+}
+
+func (e *Engine) runner() command.Runner {
+	if e.Runner == nil {
+		return &command.Exec{Log: e.Log}
 	}
-	if stage == "fetch-offline" && NeedsNetwork(config.Merge(base, user)) {
-		e.Log.Infof("applying the config needs the network")
-		return e.flagNeedNet()
+	return e.Runner
+}
+
+// nothing is the plan of a stage with nothing to do.
+type nothing struct{ stage, why string }
+
+func (n nothing) Print(w io.Writer) { fmt.Fprintf(w, "%s: nothing to do (%s)\n", n.stage, n.why) }
+func (n nothing) Apply(ctx context.Context, e *Engine) error {
+	e.Log.Infof("%s: nothing to do (%s)", n.stage, n.why)
+	return nil
+}
+
+// fetchPlan is what a fetch stage found: the config to cache, and whether
+// applying it needs the network.
+type fetchPlan struct {
+	stage   string
+	user    config.Config
+	st      State
+	needNet bool // the config, or fetching it, needs the network
+	cache   bool // there is a config to cache
+	merged  config.Config
+}
+
+func planFetch(offline bool) func(ctx context.Context, e *Engine, _ config.Config) (Plan, error) {
+	stage := "fetch"
+	if offline {
+		stage = "fetch-offline"
+	}
+	return func(ctx context.Context, e *Engine, _ config.Config) (Plan, error) {
+		if !offline && !e.DryRun {
+			if _, err := os.Stat(e.ConfigCache); err == nil {
+				return nothing{stage, "the config is already cached at " + e.ConfigCache + " by fetch-offline"}, nil
+			}
+		}
+		p := &fetchPlan{stage: stage}
+		base, err := e.BaseConfig(&p.st)
+		if err != nil {
+			return nil, err
+		}
+		user, err := e.Acquire(ctx, &p.st)
+		if offline && errors.Is(err, resource.ErrNeedNet) {
+			e.Log.Infof("the config needs the network: %v", err)
+			p.needNet = true
+			return p, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		p.user, p.cache = user, true
+		p.merged = config.Merge(base, user)
+		p.needNet = offline && NeedsNetwork(p.merged)
+		return p, nil
+	}
+}
+
+func (p *fetchPlan) Print(w io.Writer) {
+	if p.cache {
+		fmt.Fprintf(w, "%s: would cache the config (user config provided: %v)\n", p.stage, p.st.UserConfigProvided)
+		explain(w, p.merged)
+	}
+	if p.needNet {
+		fmt.Fprintf(w, "%s: would flag that the network is needed\n", p.stage)
+	}
+}
+
+func (p *fetchPlan) Apply(ctx context.Context, e *Engine) error {
+	if p.cache {
+		done := e.Log.Op("writing the config cache %s", e.ConfigCache)
+		err := e.WriteCache(p.user)
+		done(err)
+		if err != nil {
+			return err
+		}
+		if err := e.SaveState(p.st); err != nil {
+			return fmt.Errorf("state file: %w", err)
+		}
+	}
+	if p.needNet {
+		e.Log.Infof("applying the config needs the network: writing %s", e.NeedNetFile)
+		return writeAtomic(e.NeedNetFile, nil, 0o644)
 	}
 	return nil
 }
 
-func (e *Engine) flagNeedNet() error {
-	if e.DryRun {
-		fmt.Fprintf(DryRunOut, "fetch-offline: would write %s (the network is needed)\n", e.NeedNetFile)
-		return nil
-	}
-	return writeAtomic(e.NeedNetFile, nil, 0o644)
+// kargsPlan hands the kernel arguments to the distro's helper.
+type kargsPlan struct {
+	helper string
+	args   []string
 }
 
-func (e *Engine) kargs(ctx context.Context) error {
-	cfg, err := e.LoadConfig()
-	if err != nil {
-		return err
-	}
+func planKargs(ctx context.Context, e *Engine, cfg config.Config) (Plan, error) {
 	ka := cfg.KernelArguments
 	if len(ka.ShouldExist) == 0 && len(ka.ShouldNotExist) == 0 {
-		e.Log.Infof("no kernel arguments to change")
-		return nil
+		return nothing{"kargs", "no kernel arguments to change"}, nil
 	}
-	helper := KargsHelper
-	if h := os.Getenv("IGNITION_KARGS_HELPER"); h != "" {
-		helper = h
+	p := &kargsPlan{helper: e.KargsHelper}
+	if p.helper == "" {
+		p.helper = DefaultKargsHelper
 	}
-	var args []string
 	for _, a := range ka.ShouldExist {
-		args = append(args, "--should-exist", a)
+		p.args = append(p.args, "--should-exist", a)
 	}
 	for _, a := range ka.ShouldNotExist {
-		args = append(args, "--should-not-exist", a)
+		p.args = append(p.args, "--should-not-exist", a)
 	}
-	if e.DryRun {
-		fmt.Fprintf(DryRunOut, "kargs: would run %s %s\n", helper, strings.Join(args, " "))
-		return nil
+	return p, nil
+}
+
+// DefaultKargsHelper is the program the kargs stage hands kernel arguments to.
+const DefaultKargsHelper = "/usr/sbin/ignition-kargs-helper"
+
+func (p *kargsPlan) Print(w io.Writer) {
+	fmt.Fprintf(w, "kargs: would run %s\n", command.Cmd{Name: p.helper, Args: p.args})
+}
+
+func (p *kargsPlan) Apply(ctx context.Context, e *Engine) error {
+	res, err := e.runner().Run(ctx, command.Cmd{Name: p.helper, Args: p.args})
+	if out := strings.TrimSpace(string(res.Stdout)); out != "" {
+		e.Log.Infof("kargs helper: %s", out)
 	}
-	done := e.Log.Op("running %s %s", helper, strings.Join(args, " "))
-	out, err := exec.CommandContext(ctx, helper, args...).CombinedOutput()
-	if len(out) > 0 {
-		e.Log.Infof("%s: %s", filepath.Base(helper), strings.TrimSpace(string(out)))
-	}
-	if err != nil {
-		err = fmt.Errorf("%s: %w", helper, err)
-	}
-	done(err)
 	return err
 }
 
-// laterStage runs the stages that act on disks and the target root. This
-// build does their work only for configs that ask nothing of them; a config
-// that does fails here, before anything is touched.
-func (e *Engine) laterStage(ctx context.Context, stage string) error {
-	cfg, err := e.LoadConfig()
-	if err != nil {
-		return err
-	}
-	s := cfg.Storage
-	var asks []string
-	switch stage {
-	case "disks":
-		if len(s.Disks)+len(s.Raid)+len(s.Luks)+len(s.Filesystems) > 0 {
-			asks = append(asks, "disks, RAID, LUKS or filesystems")
-		}
-	case "mount":
-		for _, f := range s.Filesystems {
-			if f.Path != nil && *f.Path != "" {
-				asks = append(asks, "mounting filesystems")
-				break
-			}
-		}
-	case "files":
-		if len(s.Luks) > 0 {
-			asks = append(asks, "LUKS key files and crypttab")
-		}
-	}
-	if len(asks) > 0 {
-		return fmt.Errorf("%s stage: the config asks for %s: %w", stage, strings.Join(asks, ", "), ErrNotImplemented)
-	}
-	if stage != "files" {
-		e.Log.Infof("%s: nothing to do", stage)
-		return nil
-	}
-	if err := e.filesStage(ctx, cfg); err != nil {
-		return err
-	}
-	return e.writeResult()
+// refuse fails a stage, before it touches anything, when the config asks
+// for what this build cannot do yet.
+func refuse(stage string, asks []string) error {
+	return fmt.Errorf("%s stage: the config asks for %s: %w", stage, strings.Join(asks, ", "), ErrNotImplemented)
 }
 
-// filesStage writes users, files, directories, links and units into the
-// target root, fetching contents with the config's own network settings.
-func (e *Engine) filesStage(ctx context.Context, cfg config.Config) error {
-	if e.DryRun {
-		files.MakePlan(cfg).Print(DryRunOut)
-		return nil
+func planDisks(ctx context.Context, e *Engine, cfg config.Config) (Plan, error) {
+	s := cfg.Storage
+	if len(s.Disks)+len(s.Raid)+len(s.Luks)+len(s.Filesystems) > 0 {
+		return nil, refuse("disks", []string{"disks, RAID, LUKS or filesystems"})
 	}
+	return nothing{"disks", "no disks, RAID, LUKS or filesystems"}, nil
+}
+
+func planMount(ctx context.Context, e *Engine, cfg config.Config) (Plan, error) {
+	for _, f := range cfg.Storage.Filesystems {
+		if f.Path != nil && *f.Path != "" {
+			return nil, refuse("mount", []string{"mounting filesystems"})
+		}
+	}
+	return nothing{"mount", "no filesystems to mount"}, nil
+}
+
+func planUmount(ctx context.Context, e *Engine, cfg config.Config) (Plan, error) {
+	return nothing{"umount", "nothing was mounted"}, nil
+}
+
+// filesPlan writes users, files, directories, links and units into the
+// target root, then the result file.
+type filesPlan struct {
+	cfg  config.Config
+	plan files.Plan
+}
+
+func planFiles(ctx context.Context, e *Engine, cfg config.Config) (Plan, error) {
+	if len(cfg.Storage.Luks) > 0 {
+		return nil, refuse("files", []string{"LUKS key files and crypttab"})
+	}
+	return &filesPlan{cfg: cfg, plan: files.MakePlan(cfg)}, nil
+}
+
+func (p *filesPlan) Print(w io.Writer) {
+	p.plan.Print(w)
+	fmt.Fprintln(w, "files: would write /etc/.ignition-result.json")
+}
+
+func (p *filesPlan) Apply(ctx context.Context, e *Engine) error {
+	cfg := p.cfg
 	f := e.Fetcher.With(cfg.Ignition.Timeouts, cfg.Ignition.Proxy)
 	f.TotalTimeout = 0 // contents are bounded by httpTotal, not -fetch-timeout
 	if err := f.AddCAs(ctx, cfg.Ignition.Security.TLS.CertificateAuthorities); err != nil {
 		return err
 	}
-	return files.Apply(ctx, cfg, e.Root, f, e.Log)
-}
-
-// writeResult writes <root>/etc/.ignition-result.json as Ignition does.
-func (e *Engine) writeResult() error {
 	st, err := e.LoadState()
 	if err != nil {
 		return fmt.Errorf("state file: %w", err)
 	}
-	path := filepath.Join(e.Root, "etc", ".ignition-result.json")
-	result := map[string]any{
-		"provisioningDate":   time.Now().UTC().Format(time.RFC3339),
-		"userConfigProvided": st.UserConfigProvided,
-	}
+	res := &files.Result{ProvisioningDate: time.Now().UTC().Format(time.RFC3339), UserConfigProvided: st.UserConfigProvided}
 	if id, err := os.ReadFile("/proc/sys/kernel/random/boot_id"); err == nil {
-		result["provisioningBootID"] = strings.TrimSpace(string(id))
+		res.ProvisioningBootID = strings.TrimSpace(string(id))
 	}
-	if prev, err := os.ReadFile(path); err == nil {
-		var p any
-		if json.Unmarshal(prev, &p) == nil {
-			e.Log.Warnf("Ignition has already run on this system (%s exists)", path)
-			result["previousReport"] = p
-		}
-	}
-	if e.DryRun {
-		fmt.Fprintf(DryRunOut, "files: would write %s\n", path)
-		return nil
-	}
-	b, _ := json.Marshal(result)
-	done := e.Log.Op("writing %s", path)
-	err = writeAtomic(path, b, 0o600)
-	done(err)
-	return err
+	return files.Apply(ctx, cfg, files.Options{
+		Root: e.Root, Fetcher: f, Log: e.Log, Runner: e.runner(),
+		KeysToAuthorizedKeys: e.KeysToAuthorizedKeys, Result: res,
+	})
 }
 
 // explain prints the essentials of a config for dry runs.
@@ -236,9 +306,9 @@ func explain(w io.Writer, c config.Config) {
 		len(c.Storage.Disks), len(c.Storage.Raid), len(c.Storage.Luks), len(c.Storage.Filesystems),
 		len(c.KernelArguments.ShouldExist), len(c.KernelArguments.ShouldNotExist))
 	for _, f := range c.Storage.Files {
-		fmt.Fprintf(w, "  file %s\n", f.Path)
+		fmt.Fprintf(w, "  file %q\n", f.Path)
 	}
 	for _, u := range c.Systemd.Units {
-		fmt.Fprintf(w, "  unit %s\n", u.Name)
+		fmt.Fprintf(w, "  unit %q\n", u.Name)
 	}
 }

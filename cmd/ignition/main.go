@@ -10,10 +10,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ignition-go/ignition/config"
+	"github.com/ignition-go/ignition/internal/command"
 	"github.com/ignition-go/ignition/internal/log"
 	"github.com/ignition-go/ignition/providers"
 	_ "github.com/ignition-go/ignition/providers/all"
@@ -54,7 +57,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ignition", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	platform := &choice{allowed: providers.Names()}
-	stage := &choice{allowed: stages.Names}
+	stage := &choice{allowed: stages.Names()}
 	fs.Var(platform, "platform", "current platform. "+fmt.Sprint(platform.allowed))
 	fs.Var(stage, "stage", "execution stage. "+fmt.Sprint(stage.allowed))
 	root := fs.String("root", "/", "root of the filesystem")
@@ -88,7 +91,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fetcher := &resource.Fetcher{
 		Log:          logger.Logf,
 		Offline:      stage.value == "fetch-offline",
-		UserAgent:    "ignition-go/" + version,
+		UserAgent:    "Ignition/" + version,
 		TotalTimeout: *fetchTimeout,
 	}
 	e := &stages.Engine{
@@ -106,13 +109,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 			envOr("IGNITION_SYSTEM_LOCAL_CONFIG_DIR", "/etc/ignition"),
 			envOr("IGNITION_SYSTEM_CONFIG_DIR", "/usr/lib/ignition"),
 		},
-		DryRun: *dryRun,
+		DryRun:               *dryRun,
+		Out:                  stdout,
+		Runner:               &command.Exec{Log: logger},
+		KargsHelper:          envOr("IGNITION_KARGS_HELPER", stages.DefaultKargsHelper),
+		KeysToAuthorizedKeys: os.Getenv("IGNITION_WRITE_AUTHORIZED_KEYS_FRAGMENT") == "false",
 	}
 	if _, err := e.LoadState(); err != nil {
 		logger.Errorf("loading the state file %s: %v", *state, err)
 		return exitSetup
 	}
-	ctx := context.Background()
+	// SIGTERM or SIGINT (systemd stopping the unit) cancels the stage: the
+	// files stage then removes its temp files and fails without a commit.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
 	start := time.Now()
 	err := e.Run(ctx, stage.value)
 	report, canReport := prov.(providers.Reporter)
@@ -122,7 +132,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		logger.Errorf("%s failed after %v: %v", stage.value, time.Since(start).Round(time.Millisecond), err)
 		fmt.Fprintf(stderr, "ignition: %s failed: %v\n", stage.value, err)
 		if canReport && !*dryRun && !errors.Is(err, resource.ErrNeedNet) {
-			if rerr := report.Report(ctx, env, false, fmt.Sprintf("ignition %s stage failed: %v", stage.value, err)); rerr != nil {
+			if rerr := report.Report(context.WithoutCancel(ctx), env, false, fmt.Sprintf("ignition %s stage failed: %v", stage.value, err)); rerr != nil {
 				logger.Warnf("could not report the failure to the platform: %v", rerr)
 			}
 		}

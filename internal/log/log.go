@@ -10,8 +10,10 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coreos/go-systemd/v22/journal"
 )
@@ -70,7 +72,44 @@ const (
 
 var prioNames = map[journal.Priority]string{prioErr: "CRITICAL", prioWarning: "WARNING", prioInfo: "INFO", prioDebug: "DEBUG"}
 
+// oneLine escapes what could break a log line or forge another: control
+// characters (a newline in a path from a config) and invalid UTF-8.
+func oneLine(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f || c >= 0x80 {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case r == '\n':
+			b.WriteString("\\n")
+		case r == '\r':
+			b.WriteString("\\r")
+		case r == '\t':
+			b.WriteString("\\t")
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x2028 || r == 0x2029:
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
 func (l *Logger) send(p journal.Priority, msg string, fields map[string]string) {
+	msg = oneLine(msg)
+	for k, v := range fields {
+		fields[k] = oneLine(v)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.journal {

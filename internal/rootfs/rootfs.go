@@ -1,8 +1,11 @@
 // Package rootfs changes files inside a target root without ever leaving
 // it: every path is resolved by the kernel with openat2(RESOLVE_IN_ROOT),
 // so a symlink already in the root, or one the config creates, resolves as
-// if the root were /, and ".." cannot climb out. Files are written through
-// a temp file in the same directory, fsynced and renamed into place.
+// if the root were /, and ".." cannot climb out. Everything else works on
+// directory handles: a Dir is owned by whoever opened it, and nothing here
+// closes a handle its caller holds. Files are written through temp files
+// named ".ignition-tmp-<pid>-<n>", which a later run removes if a killed
+// run left them behind.
 package rootfs
 
 import (
@@ -11,9 +14,9 @@ import (
 	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -22,46 +25,38 @@ import (
 // Root is an open target root.
 type Root struct {
 	fd   int
-	Path string
-	mu   sync.Mutex
-	dirs map[string]int // open directories by path, reused across nodes
+	Path string // as given
+	real string // with symlinks resolved, for host paths
 }
 
 // Open opens the target root directory.
 func Open(p string) (*Root, error) {
-	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	real, err := filepath.EvalSymlinks(p)
 	if err != nil {
 		return nil, fmt.Errorf("target root %s: %w", p, err)
 	}
-	return &Root{fd: fd, Path: p, dirs: map[string]int{}}, nil
+	real, err = filepath.Abs(real)
+	if err != nil {
+		return nil, fmt.Errorf("target root %s: %w", p, err)
+	}
+	fd, err := unix.Open(real, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("target root %s: %w", p, err)
+	}
+	return &Root{fd: fd, Path: p, real: real}, nil
 }
 
 // Close releases the root.
-func (r *Root) Close() error {
-	r.forget()
-	return unix.Close(r.fd)
-}
+func (r *Root) Close() error { return unix.Close(r.fd) }
 
-// forget drops the directory cache (after something was removed).
-func (r *Root) forget() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, fd := range r.dirs {
-		unix.Close(fd)
-	}
-	r.dirs = map[string]int{}
-}
-
-// Sync makes everything written to the root's filesystem durable. Files
-// are written to temp names, synced here once, and only then renamed into
-// place: a crash never leaves a half-written file at a config's path.
+// Sync makes everything written to the root's filesystem durable.
 func (r *Root) Sync() error { return unix.Syncfs(r.fd) }
 
-// Host renders a path inside the root as a path on this machine, for logs.
-func (r *Root) Host(p string) string { return path.Join(r.Path, p) }
+// Clean renders a path inside the root in its clean absolute form.
+func Clean(p string) string { return path.Clean("/" + p) }
 
 func rel(p string) string {
-	p = path.Clean("/" + p)
+	p = Clean(p)
 	if p == "/" {
 		return "."
 	}
@@ -71,9 +66,9 @@ func rel(p string) string {
 // resolveFlags: resolve inside the root, refuse /proc magic links.
 const resolveFlags = unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS
 
-func (r *Root) openat2(p string, flags int, mode uint32) (int, error) {
+func (r *Root) openat2(p string, flags int, mode uint32, resolve uint64) (int, error) {
 	for {
-		fd, err := unix.Openat2(r.fd, rel(p), &unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Mode: uint64(mode), Resolve: resolveFlags})
+		fd, err := unix.Openat2(r.fd, rel(p), &unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Mode: uint64(mode), Resolve: resolveFlags | resolve})
 		if err == unix.EINTR || err == unix.EAGAIN {
 			continue
 		}
@@ -81,138 +76,102 @@ func (r *Root) openat2(p string, flags int, mode uint32) (int, error) {
 	}
 }
 
-// Dir is an open directory inside the root, with the name of an entry in it.
+// Dir is an open directory inside the root. Its owner closes it.
 type Dir struct {
-	fd     int
-	Base   string
-	root   *Root
-	cached bool
+	fd   int
+	Path string // inside the root, as asked for
 }
 
 // Close releases the directory.
-func (d *Dir) Close() error {
-	if d.cached {
-		return nil
-	}
-	return unix.Close(d.fd)
-}
+func (d *Dir) Close() error { return unix.Close(d.fd) }
 
-// ParentOf opens the directory that holds p, creating missing parents
-// (mode 0755, owned by uid:gid); created lists the directories it made.
-func (r *Root) ParentOf(p string, uid, gid int) (d *Dir, created []string, err error) {
-	p = path.Clean("/" + p)
-	if p == "/" {
-		return nil, nil, errors.New("the root itself has no parent")
-	}
-	dir, base := path.Split(p)
-	dir = path.Clean(dir)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if fd, ok := r.dirs[dir]; ok {
-		return &Dir{fd: fd, Base: base, root: r, cached: true}, nil, nil
-	}
-	fd, created, err := r.mkdirAll(dir, uid, gid)
+// OpenDir opens the existing directory p, resolved inside the root.
+func (r *Root) OpenDir(p string) (*Dir, error) {
+	fd, err := r.openat2(p, unix.O_RDONLY|unix.O_DIRECTORY, 0, 0)
 	if err != nil {
-		return nil, created, err
+		return nil, &os.PathError{Op: "open", Path: Clean(p), Err: err}
 	}
-	r.dirs[dir] = fd
-	return &Dir{fd: fd, Base: base, root: r, cached: true}, created, nil
+	return &Dir{fd: fd, Path: Clean(p)}, nil
 }
 
-// Locate opens the directory that holds p without creating anything.
-func (r *Root) Locate(p string) (*Dir, error) {
-	p = path.Clean("/" + p)
-	dir, base := path.Split(p)
-	fd, err := r.openat2(dir, unix.O_PATH|unix.O_DIRECTORY, 0)
+// OpenDirNoSymlinks opens the existing directory p only if no component
+// of p is a symlink (for paths already resolved by the caller).
+func (r *Root) OpenDirNoSymlinks(p string) (*Dir, error) {
+	fd, err := r.openat2(p, unix.O_RDONLY|unix.O_DIRECTORY, 0, unix.RESOLVE_NO_SYMLINKS)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, err)
+		return nil, &os.PathError{Op: "open", Path: Clean(p), Err: err}
 	}
-	return &Dir{fd: fd, Base: base, root: r}, nil
+	return &Dir{fd: fd, Path: Clean(p)}, nil
 }
 
-// mkdirAll opens directory p, creating what is missing component by
-// component; each component is resolved from the root, so symlinks on the
-// way stay inside it.
-func (r *Root) mkdirAll(p string, uid, gid int) (int, []string, error) {
-	return r.mkdirAllDepth(p, uid, gid, 0)
-}
-
-func (r *Root) mkdirAllDepth(p string, uid, gid, depth int) (int, []string, error) {
-	if depth > 40 {
-		return -1, nil, fmt.Errorf("%s: too many levels of symbolic links", p)
+// MkdirAll opens directory p, creating the missing components (mode 0755,
+// owned by uid:gid) one at a time, each resolved from the root, so a
+// symlink on the way stays inside it. created lists what it made; the
+// caller closes the Dir.
+func (r *Root) MkdirAll(p string, uid, gid int) (d *Dir, created []string, err error) {
+	p = Clean(p)
+	if d, err := r.OpenDir(p); err == nil {
+		return d, nil, nil
+	} else if !errors.Is(err, unix.ENOENT) {
+		return nil, nil, err
 	}
-	p = path.Clean("/" + p)
-	fd, err := r.openat2(p, unix.O_PATH|unix.O_DIRECTORY, 0)
-	if err == nil {
-		return fd, nil, nil
-	}
-	if err == unix.ENOTDIR {
-		return -1, nil, fmt.Errorf("%s: a path component is not a directory", p)
-	}
-	if err != unix.ENOENT {
-		return -1, nil, fmt.Errorf("%s: %w", p, err)
-	}
-	var created []string
 	cur := "/"
 	for _, comp := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
 		next := path.Join(cur, comp)
-		fd, err := r.openat2(next, unix.O_PATH|unix.O_DIRECTORY, 0)
-		if err == nil {
+		if fd, err := r.openat2(next, unix.O_PATH|unix.O_DIRECTORY, 0, 0); err == nil {
 			unix.Close(fd)
 			cur = next
 			continue
+		} else if err == unix.ENOTDIR {
+			return nil, created, fmt.Errorf("%s: %s is not a directory", p, next)
+		} else if err != unix.ENOENT {
+			return nil, created, &os.PathError{Op: "open", Path: next, Err: err}
 		}
-		if err == unix.ENOTDIR {
-			return -1, created, fmt.Errorf("%s: %s is not a directory", p, cur)
-		}
-		if err != unix.ENOENT {
-			return -1, created, fmt.Errorf("%s: %w", next, err)
-		}
-		parent, err := r.openat2(cur, unix.O_PATH|unix.O_DIRECTORY, 0)
+		parent, err := r.OpenDir(cur)
 		if err != nil {
-			return -1, created, fmt.Errorf("%s: %w", cur, err)
+			return nil, created, err
 		}
-		err = unix.Mkdirat(parent, comp, 0o755)
-		if err == nil {
-			err = unix.Fchownat(parent, comp, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
-			if err == nil {
-				err = unix.Fchmodat(parent, comp, 0o755, 0)
-			}
-			created = append(created, next)
-		} else if err == unix.EEXIST {
-			// a dangling symlink: create what it points to, inside the root
-			buf := make([]byte, 4096)
-			n, lerr := unix.Readlinkat(parent, comp, buf)
-			if lerr == nil {
-				target := string(buf[:n])
-				if !path.IsAbs(target) {
-					target = path.Join(cur, target)
-				}
-				fd, more, terr := r.mkdirAllDepth(target, uid, gid, depth+1)
-				created = append(created, more...)
-				if terr == nil {
-					unix.Close(fd)
-				}
-				err = terr
-			} else {
-				err = nil
-			}
+		err = parent.Mkdir(comp, 0o755, uid, gid)
+		parent.Close()
+		if err == unix.EEXIST {
+			// a dangling symlink: the kernel would resolve it inside the
+			// root, but creating through it is refused
+			return nil, created, fmt.Errorf("%s: %s is a symlink to nowhere", p, next)
 		}
-		unix.Close(parent)
 		if err != nil {
-			return -1, created, fmt.Errorf("creating %s: %w", next, err)
+			return nil, created, &os.PathError{Op: "mkdir", Path: next, Err: err}
 		}
+		created = append(created, next)
 		cur = next
 	}
-	fd, err = r.openat2(p, unix.O_PATH|unix.O_DIRECTORY, 0)
-	if err != nil {
-		return -1, created, fmt.Errorf("%s: %w", p, err)
-	}
-	return fd, created, nil
+	d, err = r.OpenDir(p)
+	return d, created, err
 }
 
-// Stat is what Fstatat reports.
-type Stat = unix.Stat_t
+// HostPath returns where p is on this machine: its parent resolved by the
+// kernel inside the root, read back from /proc/self/fd, and checked to be
+// under the root. The last component is not followed. It is for programs
+// that take paths (setfiles): the result has no symlink in its directories.
+func (r *Root) HostPath(p string) (string, error) {
+	p = Clean(p)
+	if p == "/" {
+		return r.real, nil
+	}
+	dir, base := path.Split(p)
+	fd, err := r.openat2(dir, unix.O_PATH|unix.O_DIRECTORY, 0, 0)
+	if err != nil {
+		return "", &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	defer unix.Close(fd)
+	real, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	if err != nil {
+		return "", err
+	}
+	if real != r.real && !strings.HasPrefix(real, r.real+"/") {
+		return "", fmt.Errorf("%s resolves to %s, outside the root %s", p, real, r.real)
+	}
+	return path.Join(real, base), nil
+}
 
 // Kind of what is at a path.
 type Kind int
@@ -225,53 +184,52 @@ const (
 	Other
 )
 
-// Stat describes the entry itself (a symlink is not followed).
-func (d *Dir) Stat() (Kind, unix.Stat_t, error) {
+func (k Kind) String() string {
+	return [...]string{"nothing", "a file", "a directory", "a symlink", "a special file"}[k]
+}
+
+// Stat is what Fstatat reports.
+type Stat = unix.Stat_t
+
+// KindOf classifies a stat mode.
+func KindOf(mode uint32) Kind {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return Regular
+	case unix.S_IFDIR:
+		return Directory
+	case unix.S_IFLNK:
+		return Symlink
+	}
+	return Other
+}
+
+// Lstat describes the entry name of d itself (a symlink is not followed).
+func (d *Dir) Lstat(name string) (Kind, Stat, error) {
 	var st unix.Stat_t
-	err := unix.Fstatat(d.fd, d.Base, &st, unix.AT_SYMLINK_NOFOLLOW)
+	err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
 	if err == unix.ENOENT {
 		return Missing, st, nil
 	}
 	if err != nil {
-		return Missing, st, err
+		return Missing, st, &os.PathError{Op: "stat", Path: path.Join(d.Path, name), Err: err}
 	}
-	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFREG:
-		return Regular, st, nil
-	case unix.S_IFDIR:
-		return Directory, st, nil
-	case unix.S_IFLNK:
-		return Symlink, st, nil
-	}
-	return Other, st, nil
+	return KindOf(st.Mode), st, nil
 }
 
 // Readlink reads the entry as a symlink.
-func (d *Dir) Readlink() (string, error) {
-	buf := make([]byte, 4096)
-	n, err := unix.Readlinkat(d.fd, d.Base, buf)
+func (d *Dir) Readlink(name string) (string, error) {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(d.fd, name, buf)
 	if err != nil {
-		return "", err
+		return "", &os.PathError{Op: "readlink", Path: path.Join(d.Path, name), Err: err}
 	}
 	return string(buf[:n]), nil
 }
 
 // RemoveAll removes the entry and, for a directory, everything under it,
 // without following symlinks.
-func (d *Dir) RemoveAll() error {
-	if d.root != nil {
-		// cached directories below may be gone; keep d itself open
-		d.root.mu.Lock()
-		defer d.root.mu.Unlock()
-		for p, fd := range d.root.dirs {
-			if fd != d.fd {
-				unix.Close(fd)
-				delete(d.root.dirs, p)
-			}
-		}
-	}
-	return removeAt(d.fd, d.Base)
-}
+func (d *Dir) RemoveAll(name string) error { return removeAt(d.fd, name) }
 
 func removeAt(dirfd int, name string) error {
 	err := unix.Unlinkat(dirfd, name, 0)
@@ -286,45 +244,163 @@ func removeAt(dirfd int, name string) error {
 		return err
 	}
 	f := os.NewFile(uintptr(fd), name)
-	names, err := f.Readdirnames(-1)
-	if err != nil {
-		f.Close()
-		return err
-	}
-	for _, n := range names {
-		if err := removeAt(fd, n); err != nil {
-			f.Close()
+	defer f.Close()
+	for {
+		names, err := f.Readdirnames(256)
+		for _, n := range names {
+			if err := removeAt(fd, n); err != nil {
+				return err
+			}
+		}
+		if err == io.EOF || len(names) == 0 {
+			break
+		}
+		if err != nil {
 			return err
 		}
 	}
-	f.Close()
 	return unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR)
 }
 
-var tmpSeq atomic.Uint64
-
-func (d *Dir) tmpName() string {
-	return "." + d.Base + ".ignition-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatUint(tmpSeq.Add(1), 10)
+// Mkdir creates the entry as a directory.
+func (d *Dir) Mkdir(name string, mode uint32, uid, gid int) error {
+	if err := unix.Mkdirat(d.fd, name, 0o700); err != nil {
+		return err
+	}
+	if err := d.Chown(name, uid, gid); err != nil {
+		return err
+	}
+	return d.Chmod(name, mode)
 }
 
-// FileWriter is a file being written: nothing appears at the path until
-// it is renamed into place; Abort removes it. It works on the raw
-// descriptor: writing thousands of small files is mostly system calls, and
-// this keeps them to the necessary ones.
+var euid, egid = os.Geteuid(), os.Getegid()
+
+// Chmod and Chown change the entry in place (neither follows a symlink;
+// a symlink's own mode cannot change, so Chmod leaves it).
+func (d *Dir) Chmod(name string, mode uint32) error {
+	err := unix.Fchmodat(d.fd, name, mode&0o7777, unix.AT_SYMLINK_NOFOLLOW)
+	if err == unix.EOPNOTSUPP || err == unix.ENOTSUP {
+		// kernels before 6.6 without AT_SYMLINK_NOFOLLOW support: go through
+		// an O_PATH descriptor of the entry itself, refusing symlinks
+		var fd int
+		fd, err = unix.Openat(d.fd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		var st unix.Stat_t
+		if err = unix.Fstat(fd, &st); err != nil {
+			return err
+		}
+		if KindOf(st.Mode) == Symlink {
+			return nil
+		}
+		err = unix.Chmod("/proc/self/fd/"+strconv.Itoa(fd), mode&0o7777)
+	}
+	return err
+}
+
+func (d *Dir) Chown(name string, uid, gid int) error {
+	return unix.Fchownat(d.fd, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// Rename moves the entry from into dir to under name, replacing a file or
+// symlink there.
+func (d *Dir) Rename(from string, to *Dir, name string) error {
+	return unix.Renameat(d.fd, from, to.fd, name)
+}
+
+// Symlink makes name a symlink to target, replacing a file or symlink there
+// atomically (through a temp name).
+func (d *Dir) Symlink(name, target string, uid, gid int) error {
+	tmp := tmpName()
+	if err := unix.Symlinkat(target, d.fd, tmp); err != nil {
+		return err
+	}
+	err := unix.Fchownat(d.fd, tmp, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
+	if err == nil {
+		err = unix.Renameat(d.fd, tmp, d.fd, name)
+	}
+	if err != nil {
+		unix.Unlinkat(d.fd, tmp, 0)
+	}
+	return err
+}
+
+// Link makes name a hard link to the entry from of dir src (not following
+// a symlink there), replacing a file or symlink at name.
+func (d *Dir) Link(name string, src *Dir, from string) error {
+	tmp := tmpName()
+	if err := unix.Linkat(src.fd, from, d.fd, tmp, 0); err != nil {
+		return err
+	}
+	if err := unix.Renameat(d.fd, tmp, d.fd, name); err != nil {
+		unix.Unlinkat(d.fd, tmp, 0)
+		return err
+	}
+	return nil
+}
+
+// TempPrefix starts the name of every temp file this package makes.
+const TempPrefix = ".ignition-tmp-"
+
+var tmpSeq atomic.Uint64
+
+func tmpName() string {
+	return TempPrefix + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatUint(tmpSeq.Add(1), 10)
+}
+
+// RemoveLeftovers removes the temp files of other runs (a run that was
+// killed) from the directory, and says how many it removed.
+func (d *Dir) RemoveLeftovers() (int, error) {
+	fd, err := unix.Openat(d.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	f := os.NewFile(uintptr(fd), d.Path)
+	defer f.Close()
+	mine := TempPrefix + strconv.Itoa(os.Getpid()) + "-"
+	n := 0
+	for {
+		names, err := f.Readdirnames(1024)
+		for _, name := range names {
+			if !strings.HasPrefix(name, TempPrefix) || strings.HasPrefix(name, mine) {
+				continue
+			}
+			if k, _, _ := d.Lstat(name); k != Regular && k != Symlink {
+				continue
+			}
+			if unix.Unlinkat(d.fd, name, 0) == nil {
+				n++
+			}
+		}
+		if err == io.EOF || len(names) == 0 {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// FileWriter is a file being written under a temp name in a directory:
+// nothing appears at the final path until it is renamed there.
+// It works on the raw descriptor: writing thousands of small files is
+// mostly system calls, and this keeps them to the necessary ones.
 type FileWriter struct {
 	d    *Dir
 	fd   int
-	name string
+	Name string // the temp name in d
 }
 
-// Create starts writing the entry through a temp file next to it.
-func (d *Dir) Create() (*FileWriter, error) {
-	name := d.tmpName()
+// CreateTemp starts a temp file in d (mode 0600, owned by this process).
+func (d *Dir) CreateTemp() (*FileWriter, error) {
+	name := tmpName()
 	fd, err := unix.Openat(d.fd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
-		return nil, err
+		return nil, &os.PathError{Op: "create", Path: path.Join(d.Path, name), Err: err}
 	}
-	return &FileWriter{d: d, fd: fd, name: name}, nil
+	return &FileWriter{d: d, fd: fd, Name: name}, nil
 }
 
 func (w *FileWriter) Write(p []byte) (int, error) {
@@ -351,58 +427,37 @@ func (w *FileWriter) Reset() error {
 	return err
 }
 
-// CopyExisting copies the current contents of the entry (for appending to a
-// file that is kept).
-func (w *FileWriter) CopyExisting() error {
-	fd, err := unix.Openat(w.d.fd, w.d.Base, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+// CopyFrom copies the current contents of the regular file name in src
+// (for appending to a file that is kept).
+func (w *FileWriter) CopyFrom(src *Dir, name string) error {
+	fd, err := unix.Openat(src.fd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
-	src := os.NewFile(uintptr(fd), w.d.Base)
-	defer src.Close()
-	_, err = io.Copy(w, src)
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	_, err = io.Copy(w, f)
 	return err
 }
 
-var euid, egid = os.Geteuid(), os.Getegid()
+// Close closes the descriptor and keeps the temp file.
+func (w *FileWriter) Close() error { return unix.Close(w.fd) }
 
-func (w *FileWriter) setAttrs(mode uint32, uid, gid int) error {
-	if uid != euid || gid != egid {
-		if err := unix.Fchown(w.fd, uid, gid); err != nil {
-			return err
-		}
-	}
-	return unix.Fchmod(w.fd, mode&0o7777)
+// Abort closes and removes the temp file.
+func (w *FileWriter) Abort() {
+	unix.Close(w.fd)
+	unix.Unlinkat(w.d.fd, w.Name, 0)
 }
-
-// Prepare sets the mode and owner and closes the temp file; Finish then
-// renames it into place (after Root.Sync has made it durable).
-func (w *FileWriter) Prepare(mode uint32, uid, gid int) error {
-	err := w.setAttrs(mode, uid, gid)
-	if cerr := unix.Close(w.fd); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		unix.Unlinkat(w.d.fd, w.name, 0)
-	}
-	return err
-}
-
-// Finish renames a prepared file into place.
-func (w *FileWriter) Finish() error {
-	err := unix.Renameat(w.d.fd, w.name, w.d.fd, w.d.Base)
-	if err != nil {
-		unix.Unlinkat(w.d.fd, w.name, 0)
-	}
-	return err
-}
-
-// Drop removes a prepared file that will not be renamed.
-func (w *FileWriter) Drop() { unix.Unlinkat(w.d.fd, w.name, 0) }
 
 // Commit sets the mode and owner, syncs, and renames into place at once.
-func (w *FileWriter) Commit(mode uint32, uid, gid int) error {
-	err := w.setAttrs(mode, uid, gid)
+func (w *FileWriter) Commit(name string, mode uint32, uid, gid int) error {
+	var err error
+	if uid != euid || gid != egid {
+		err = unix.Fchown(w.fd, uid, gid)
+	}
+	if err == nil {
+		err = unix.Fchmod(w.fd, mode&0o7777)
+	}
 	if err == nil {
 		err = unix.Fsync(w.fd)
 	}
@@ -410,106 +465,74 @@ func (w *FileWriter) Commit(mode uint32, uid, gid int) error {
 		err = cerr
 	}
 	if err == nil {
-		err = unix.Renameat(w.d.fd, w.name, w.d.fd, w.d.Base)
+		err = unix.Renameat(w.d.fd, w.Name, w.d.fd, name)
 	}
 	if err != nil {
-		unix.Unlinkat(w.d.fd, w.name, 0)
+		unix.Unlinkat(w.d.fd, w.Name, 0)
 	}
 	return err
 }
 
-// Abort drops the temp file.
-func (w *FileWriter) Abort() {
-	unix.Close(w.fd)
-	unix.Unlinkat(w.d.fd, w.name, 0)
-}
+// Unlink removes the entry name of d (not a directory).
+func (d *Dir) Unlink(name string) error { return unix.Unlinkat(d.fd, name, 0) }
 
-// Chmod and Chown change the entry in place (Chown does not follow a symlink).
-func (d *Dir) Chmod(mode uint32) error { return unix.Fchmodat(d.fd, d.Base, mode&0o7777, 0) }
-func (d *Dir) Chown(uid, gid int) error {
-	return unix.Fchownat(d.fd, d.Base, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
-}
-
-// Mkdir creates the entry as a directory.
-func (d *Dir) Mkdir(mode uint32, uid, gid int) error {
-	if err := unix.Mkdirat(d.fd, d.Base, 0o700); err != nil {
-		return err
-	}
-	if err := d.Chown(uid, gid); err != nil {
-		return err
-	}
-	return d.Chmod(mode)
-}
-
-// Symlink makes the entry a symlink to target, replacing what is there
-// atomically.
-func (d *Dir) Symlink(target string, uid, gid int) error {
-	name := d.tmpName()
-	if err := unix.Symlinkat(target, d.fd, name); err != nil {
-		return err
-	}
-	err := unix.Fchownat(d.fd, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
-	if err == nil {
-		err = unix.Renameat(d.fd, name, d.fd, d.Base)
-	}
+// WriteFile writes data to name in d through a temp file, synced, with the
+// mode and owner given.
+func (d *Dir) WriteFile(name string, data []byte, mode uint32, uid, gid int) error {
+	w, err := d.CreateTemp()
 	if err != nil {
-		unix.Unlinkat(d.fd, name, 0)
+		return err
 	}
-	return err
+	if _, err := w.Write(data); err != nil {
+		w.Abort()
+		return err
+	}
+	return w.Commit(name, mode, uid, gid)
 }
 
-// SymlinkTemp makes a symlink to target under a temp name; finish renames
-// it over the entry, drop removes it.
-func (d *Dir) SymlinkTemp(target string, uid, gid int) (finish func() error, drop func(), err error) {
-	name := d.tmpName()
-	if err := unix.Symlinkat(target, d.fd, name); err != nil {
-		return nil, nil, err
+// WriteFile writes p inside the root (creating missing parents, 0755
+// root-owned), replacing a file or symlink there; created lists the
+// directories it made.
+func (r *Root) WriteFile(p string, data []byte, mode uint32, uid, gid int) (created []string, err error) {
+	p = Clean(p)
+	dir, base := path.Split(p)
+	d, created, err := r.MkdirAll(dir, 0, 0)
+	if err != nil {
+		return created, err
 	}
-	drop = func() { unix.Unlinkat(d.fd, name, 0) }
-	if err := unix.Fchownat(d.fd, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		drop()
-		return nil, nil, err
-	}
-	finish = func() error {
-		err := unix.Renameat(d.fd, name, d.fd, d.Base)
-		if err != nil {
-			drop()
-		}
-		return err
-	}
-	return finish, drop, nil
-}
-
-// Link makes the entry a hard link to target (an entry of another Dir).
-func (d *Dir) Link(target *Dir) error {
-	name := d.tmpName()
-	if err := unix.Linkat(target.fd, target.Base, d.fd, name, 0); err != nil {
-		return err
-	}
-	if err := unix.Renameat(d.fd, name, d.fd, d.Base); err != nil {
-		unix.Unlinkat(d.fd, name, 0)
-		return err
-	}
-	return nil
+	defer d.Close()
+	return created, d.WriteFile(base, data, mode, uid, gid)
 }
 
 // ReadFile reads a file inside the root (for /etc/passwd and friends).
 func (r *Root) ReadFile(p string) ([]byte, error) {
-	fd, err := r.openat2(p, unix.O_RDONLY, 0)
+	fd, err := r.openat2(p, unix.O_RDONLY, 0, 0)
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: p, Err: err}
+		return nil, &os.PathError{Op: "open", Path: Clean(p), Err: err}
 	}
 	f := os.NewFile(uintptr(fd), p)
 	defer f.Close()
 	return io.ReadAll(f)
 }
 
-// Exists reports whether something is at p (following symlinks inside the root).
-func (r *Root) Exists(p string) bool {
-	fd, err := r.openat2(p, unix.O_PATH, 0)
-	if err != nil {
-		return false
+// Lstat describes the entry at p (its parent resolved inside the root, p
+// itself not followed).
+func (r *Root) Lstat(p string) (Kind, Stat, error) {
+	p = Clean(p)
+	if p == "/" {
+		var st Stat
+		err := unix.Fstat(r.fd, &st)
+		return Directory, st, err
 	}
-	unix.Close(fd)
-	return true
+	dir, base := path.Split(p)
+	d, err := r.OpenDir(dir)
+	if err != nil {
+		var st Stat
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+			return Missing, st, nil
+		}
+		return Missing, st, err
+	}
+	defer d.Close()
+	return d.Lstat(base)
 }

@@ -1,19 +1,17 @@
 package files
 
 import (
-	"bufio"
-	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"os/exec"
 	"path"
-	"strconv"
-	"strings"
+	"sort"
 	"sync"
 	"sync/atomic"
 
 	"github.com/ignition-go/ignition/config"
+	"github.com/ignition-go/ignition/internal/command"
 	"github.com/ignition-go/ignition/internal/rootfs"
 	"github.com/ignition-go/ignition/resource"
 )
@@ -26,17 +24,49 @@ type Logger interface {
 	Op(format string, args ...any) func(error)
 }
 
-// Applier carries out a plan in a target root.
-type Applier struct {
-	Root    *rootfs.Root
+// Options are what the stage works with besides the config.
+type Options struct {
+	Root    string
 	Fetcher *resource.Fetcher
 	Log     Logger
-	// Written lists what was created or changed, for the SELinux relabel.
+	// Runner runs shadow-utils, systemctl and setfiles.
+	Runner command.Runner
+	// KeysToAuthorizedKeys writes SSH keys to ~/.ssh/authorized_keys
+	// instead of the ~/.ssh/authorized_keys.d/ignition fragment
+	// (IGNITION_WRITE_AUTHORIZED_KEYS_FRAGMENT=false).
+	KeysToAuthorizedKeys bool
+	// Result, when set, is written as /etc/.ignition-result.json.
+	Result *Result
+}
+
+// Result is what /etc/.ignition-result.json records.
+type Result struct {
+	ProvisioningDate   string
+	ProvisioningBootID string
+	UserConfigProvided bool
+}
+
+// Applier carries out a plan in a target root, in two phases. Prepare
+// changes nothing: it resolves every path as it will be after the commit,
+// checks every precondition, fetches and verifies every file's contents
+// into temp files, and syncs them. Commit then changes users and groups,
+// creates directories, renames the files into place, makes links, writes
+// units, SSH keys and the result file, and relabels.
+type Applier struct {
+	o    Options
+	Root *rootfs.Root
+	plan Plan
+	view *view
+
+	steps []*step
+	// Written lists what was created or changed (canonical in-root
+	// paths), for the SELinux relabel.
 	Written []string
 
 	users  map[string]passwdEntry
 	groups map[string]int
 	mu     sync.Mutex
+	dirs   map[string]*rootfs.Dir // directories the commit opened; closed by close
 }
 
 type passwdEntry struct {
@@ -44,196 +74,464 @@ type passwdEntry struct {
 	home     string
 }
 
-// Apply runs the files stage on the root at rootPath.
-func Apply(ctx context.Context, cfg config.Config, rootPath string, f *resource.Fetcher, log Logger) error {
-	root, err := rootfs.Open(rootPath)
+// action is what a step does to what is there.
+type action int
+
+const (
+	create  action = iota // nothing there: make it
+	keep                  // the same kind is there: update mode and owner (and append)
+	replace               // something else is there: remove it (overwrite), then make it
+	same                  // an identical link is there: owner only
+)
+
+// step is one node resolved against the view.
+type step struct {
+	n        Node
+	canon    string // where it lands, every symlink above it resolved
+	act      action
+	existing diskEntry
+	// files: the temp file holding the contents, in a directory that is on
+	// disk now (stage)
+	stage, tmp string
+	// hard links: the canonical path of the target
+	linkTo string
+	uid    int
+	gid    int
+	mode   uint32
+}
+
+// kindAfter is what the step leaves at its path.
+func (s *step) kindAfter() rootfs.Kind {
+	switch s.n.Kind {
+	case KindDirectory:
+		return rootfs.Directory
+	case KindSymlink:
+		return rootfs.Symlink
+	}
+	return rootfs.Regular
+}
+
+// Apply runs the files stage.
+func Apply(ctx context.Context, cfg config.Config, o Options) error {
+	if o.Runner == nil {
+		o.Runner = &command.Exec{Log: o.Log}
+	}
+	root, err := rootfs.Open(o.Root)
 	if err != nil {
 		return err
 	}
 	defer root.Close()
-	a := &Applier{Root: root, Fetcher: f, Log: log}
-	plan := MakePlan(cfg)
-	if err := a.passwd(ctx, plan); err != nil {
+	a := &Applier{o: o, Root: root, plan: MakePlan(cfg), dirs: map[string]*rootfs.Dir{}}
+	defer a.close()
+	if err := a.Prepare(ctx); err != nil {
+		a.dropTemps()
 		return err
 	}
-	if err := a.loadIDs(); err != nil {
-		return err
-	}
-	if err := a.nodes(ctx, plan.Nodes); err != nil {
-		return err
-	}
-	if err := a.units(ctx, plan); err != nil {
-		return err
-	}
-	return a.relabel(ctx)
+	err = a.Commit(ctx)
+	a.dropTemps()
+	return err
 }
 
-// loadIDs reads the target root's passwd and group files: owners named in
-// the config are resolved there, never on the machine running the stage.
-func (a *Applier) loadIDs() error {
-	a.users, a.groups = map[string]passwdEntry{}, map[string]int{}
-	if b, err := a.Root.ReadFile("/etc/passwd"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			f := strings.Split(l, ":")
-			if len(f) < 7 {
-				continue
-			}
-			uid, err1 := strconv.Atoi(f[2])
-			gid, err2 := strconv.Atoi(f[3])
-			if err1 == nil && err2 == nil {
-				a.users[f[0]] = passwdEntry{uid: uid, gid: gid, home: f[5]}
-			}
-		}
+func (a *Applier) close() {
+	if a.view != nil {
+		a.view.close()
 	}
-	if b, err := a.Root.ReadFile("/etc/group"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			f := strings.Split(l, ":")
-			if len(f) < 3 {
-				continue
-			}
-			if gid, err := strconv.Atoi(f[2]); err == nil {
-				a.groups[f[0]] = gid
-			}
-		}
+	for _, d := range a.dirs {
+		d.Close()
 	}
-	return nil
+	a.dirs = map[string]*rootfs.Dir{}
 }
 
-// owner picks the uid and gid of a node: the config's (by id, or by name in
-// the target root), else the kept entry's, else root.
-func (a *Applier) owner(n Node, st *rootfs.Stat, keep bool) (int, int, error) {
-	uid, gid := 0, 0
-	if keep && st != nil {
-		uid, gid = int(st.Uid), int(st.Gid)
+// dir opens (once, for this applier) the directory at canonical path p,
+// creating what is missing; created directories are recorded as written.
+func (a *Applier) dir(p string) (*rootfs.Dir, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if d, ok := a.dirs[p]; ok {
+		return d, nil
 	}
-	switch {
-	case n.User.ID != nil:
-		uid = *n.User.ID
-	case n.User.Name != nil && *n.User.Name != "":
-		u, ok := a.users[*n.User.Name]
-		if !ok {
-			return 0, 0, fmt.Errorf("user %q is not in the target's /etc/passwd", *n.User.Name)
-		}
-		uid = u.uid
+	d, created, err := a.Root.MkdirAll(p, 0, 0)
+	a.Written = append(a.Written, created...)
+	if err != nil {
+		return nil, err
 	}
-	switch {
-	case n.Group.ID != nil:
-		gid = *n.Group.ID
-	case n.Group.Name != nil && *n.Group.Name != "":
-		g, ok := a.groups[*n.Group.Name]
-		if !ok {
-			return 0, 0, fmt.Errorf("group %q is not in the target's /etc/group", *n.Group.Name)
-		}
-		gid = g
+	a.dirs[p] = d
+	return d, nil
+}
+
+// existingDir opens (once) a directory that is on disk already.
+func (a *Applier) existingDir(p string) (*rootfs.Dir, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if d, ok := a.dirs[p]; ok {
+		return d, nil
 	}
-	return uid, gid, nil
+	d, err := a.Root.OpenDirNoSymlinks(p)
+	if err != nil {
+		return nil, err
+	}
+	a.dirs[p] = d
+	return d, nil
+}
+
+func (a *Applier) written(p ...string) {
+	a.mu.Lock()
+	a.Written = append(a.Written, p...)
+	a.mu.Unlock()
 }
 
 var errExists = errors.New("something is already there and overwrite is false")
 
-// pending is a file or symlink written under a temp name, waiting to be
-// renamed into place.
-type pending struct {
-	n      Node
-	finish func() error
-	drop   func()
+func nodeErr(n Node, err error) error {
+	return fmt.Errorf("%s %q: %w", n.Kind, n.Path, err)
 }
 
-// nodes puts files, directories and links in place in steps: directories
-// as they come (in depth order); then every file's contents are fetched and
-// verified into a temp file next to its path, and symlinks made under temp
-// names, several at a time; one filesystem sync makes them durable; then
-// all are renamed into place, and hard links made. A failed fetch or hash
-// leaves no file changed and no temp file behind.
-func (a *Applier) nodes(ctx context.Context, nodes []Node) error {
-	type job struct {
-		n   Node
-		d   *rootfs.Dir
-		p   *pending
-		err error
+// Prepare checks everything and stages every file's contents; it changes
+// nothing in the root but temp files, which Commit renames or dropTemps
+// removes.
+func (a *Applier) Prepare(ctx context.Context) error {
+	a.view = newView(a.Root)
+	if err := a.loadIDs(); err != nil {
+		return err
 	}
-	var jobs []*job
-	var hard []Node
-	for _, n := range nodes {
-		switch n.Kind {
-		case KindHardlink:
-			hard = append(hard, n)
-		case KindDirectory:
-			done := a.Log.Op("%s %s", n.Kind, n.Path)
-			_, err := a.prepare(ctx, n, nil)
-			done(err)
-			if err != nil {
-				return fmt.Errorf("%s %s: %w", n.Kind, n.Path, err)
-			}
-		default:
-			d, created, err := a.Root.ParentOf(n.Path, 0, 0)
-			a.written(created...)
-			if err != nil {
-				return fmt.Errorf("%s %s: %w", n.Kind, n.Path, err)
-			}
-			jobs = append(jobs, &job{n: n, d: d})
-		}
-	}
-	parallel(len(jobs), func(i int) {
-		j := jobs[i]
-		done := a.Log.Op("%s %s", j.n.Kind, j.n.Path)
-		j.p, j.err = a.prepare(ctx, j.n, j.d)
-		done(j.err)
-	})
-	var pend []*pending
-	var firstErr error
-	for _, j := range jobs {
-		if j.err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("%s %s: %w", j.n.Kind, j.n.Path, j.err)
-		}
-		if j.p != nil {
-			pend = append(pend, j.p)
-		}
-	}
-	if firstErr != nil {
-		for _, p := range pend {
-			p.drop()
-		}
-		return firstErr
-	}
-	if len(pend) > 0 {
-		done := a.Log.Op("syncing and renaming %d file(s) and link(s) into place", len(pend))
-		err := a.Root.Sync()
+	var errs []error
+	for _, n := range a.plan.Nodes {
+		s, err := a.resolveNode(n)
 		if err != nil {
-			for _, p := range pend {
-				p.drop()
+			errs = append(errs, nodeErr(n, err))
+			if len(errs) >= 20 {
+				break
 			}
-		} else {
-			errs := make([]error, len(pend))
-			parallel(len(pend), func(i int) {
-				if e := pend[i].finish(); e != nil {
-					errs[i] = fmt.Errorf("%s %s: %w", pend[i].n.Kind, pend[i].n.Path, e)
-				}
-			})
-			err = errors.Join(errs...)
-			if err == nil {
-				err = a.Root.Sync()
+			continue
+		}
+		a.steps = append(a.steps, s)
+		a.view.add(s)
+	}
+	errs = append(errs, a.checkOwners()...)
+	errs = append(errs, a.checkGenerated()...)
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	a.view.close()
+	if err := a.removeLeftovers(); err != nil {
+		return err
+	}
+	return a.stageContents(ctx)
+}
+
+// resolveNode decides what a node does, from what the view holds at its path.
+func (a *Applier) resolveNode(n Node) (*step, error) {
+	canon, err := a.view.resolve(n.Path, false)
+	if err != nil {
+		return nil, err
+	}
+	if canon == "/" {
+		return nil, errors.New("resolves to the root directory itself")
+	}
+	if prev, ok := a.view.planned[canon]; ok {
+		if prev.n.Path == n.Path {
+			return nil, fmt.Errorf("also listed as %s", prev.n.Kind)
+		}
+		return nil, fmt.Errorf("resolves to %q, which %s %q also writes", canon, prev.n.Kind, prev.n.Path)
+	}
+	st, err := a.view.state(canon)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := a.view.state(path.Dir(canon))
+	if err != nil {
+		return nil, err
+	}
+	if ps.kind != rootfs.Directory && ps.kind != rootfs.Missing {
+		return nil, fmt.Errorf("%s is %s, not a directory", path.Dir(canon), ps.kind)
+	}
+	s := &step{n: n, canon: canon, existing: st.disk}
+	kind := st.disk.kind
+	switch n.Kind {
+	case KindDirectory:
+		switch {
+		case kind == rootfs.Missing:
+			s.act = create
+		case kind == rootfs.Directory:
+			s.act = keep
+		case n.Overwrite:
+			s.act = replace
+		default:
+			return nil, fmt.Errorf("%s is there and overwrite is false", kind)
+		}
+	case KindFile:
+		switch {
+		case kind == rootfs.Missing:
+			s.act = create
+		case kind == rootfs.Regular && !n.Overwrite && n.Contents == nil:
+			s.act = keep
+		case n.Overwrite:
+			s.act = replace
+		case kind == rootfs.Regular:
+			return nil, errors.New("a file exists there already and overwrite is false")
+		default:
+			return nil, fmt.Errorf("%s is there and overwrite is false", kind)
+		}
+	case KindSymlink:
+		switch {
+		case kind == rootfs.Missing:
+			s.act = create
+		case kind == rootfs.Symlink && st.disk.target == n.Target:
+			s.act = same
+		case n.Overwrite:
+			s.act = replace
+		default:
+			return nil, fmt.Errorf("%s is there and overwrite is false", kind)
+		}
+	case KindHardlink:
+		target := n.Target
+		if !path.IsAbs(target) {
+			target = path.Join(path.Dir(n.Path), target)
+		}
+		t, err := a.view.resolve(target, false)
+		if err != nil {
+			return nil, fmt.Errorf("link target %q: %w", n.Target, err)
+		}
+		ts, err := a.view.state(t)
+		if err != nil {
+			return nil, fmt.Errorf("link target %q: %w", n.Target, err)
+		}
+		if ts.kind == rootfs.Missing {
+			return nil, fmt.Errorf("link target %q does not exist", n.Target)
+		}
+		if ts.kind == rootfs.Directory {
+			return nil, fmt.Errorf("link target %q is a directory", n.Target)
+		}
+		s.linkTo = t
+		_, plannedTarget := a.view.planned[t]
+		switch {
+		case kind == rootfs.Missing:
+			s.act = create
+		case !plannedTarget && kind != rootfs.Directory && st.disk.st.Ino == ts.disk.st.Ino && st.disk.st.Dev == ts.disk.st.Dev:
+			s.act = same
+		case n.Overwrite:
+			s.act = replace
+		default:
+			return nil, fmt.Errorf("%s is there and overwrite is false", kind)
+		}
+	default:
+		return nil, fmt.Errorf("unknown node kind %q", n.Kind)
+	}
+	if s.kindAfter() != rootfs.Directory {
+		if below, ok := a.view.under[canon]; ok {
+			return nil, fmt.Errorf("would replace the directory that %q is written in", below)
+		}
+	}
+	if n.Kind == KindFile && (s.act != keep || len(n.Append) > 0) {
+		if s.stage, err = a.view.stagingDir(canon); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// checkOwners makes sure every owner named by a node will exist: in the
+// target's passwd and group files, or created by the config.
+func (a *Applier) checkOwners() []error {
+	users := map[string]bool{}
+	groups := map[string]bool{}
+	for n := range a.users {
+		users[n] = true
+	}
+	for n := range a.groups {
+		groups[n] = true
+	}
+	for _, g := range a.plan.Groups {
+		groups[g.Name] = g.ShouldExist == nil || *g.ShouldExist
+	}
+	for _, u := range a.plan.Users {
+		exists := u.ShouldExist == nil || *u.ShouldExist
+		users[u.Name] = exists
+		if exists && !isTrue(u.NoUserGroup) && !groups[u.Name] {
+			groups[u.Name] = true
+		}
+	}
+	var errs []error
+	for _, s := range a.steps {
+		if u := s.n.User.Name; s.n.User.ID == nil && u != nil && *u != "" && !users[*u] {
+			errs = append(errs, nodeErr(s.n, fmt.Errorf("user %q is not in the target's /etc/passwd", *u)))
+		}
+		if g := s.n.Group.Name; s.n.Group.ID == nil && g != nil && *g != "" && !groups[*g] {
+			errs = append(errs, nodeErr(s.n, fmt.Errorf("group %q is not in the target's /etc/group", *g)))
+		}
+	}
+	return errs
+}
+
+// checkGenerated resolves the paths the commit writes besides the nodes
+// (units, the preset file, the result file): a config or image that makes
+// them unreachable fails here, before anything is written.
+func (a *Applier) checkGenerated() []error {
+	var paths []string
+	for _, u := range a.plan.Units {
+		paths = append(paths, path.Join(unitDir, u.Name))
+	}
+	if len(a.plan.Presets) > 0 {
+		paths = append(paths, presetFile)
+	}
+	if a.o.Result != nil {
+		paths = append(paths, resultFile)
+	}
+	var errs []error
+	for _, p := range paths {
+		canon, err := a.view.resolve(p, false)
+		if err == nil {
+			var s state
+			s, err = a.view.state(path.Dir(canon))
+			if err == nil && s.kind != rootfs.Directory && s.kind != rootfs.Missing {
+				err = fmt.Errorf("%s is %s, not a directory", path.Dir(canon), s.kind)
 			}
 		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%q: %w", p, err))
+		}
+	}
+	return errs
+}
+
+// removeLeftovers deletes the temp files a killed run left in the
+// directories this run stages in.
+func (a *Applier) removeLeftovers() error {
+	seen := map[string]bool{}
+	total := 0
+	for _, s := range a.steps {
+		for d := s.stage; d != "" && !seen[d]; d = path.Dir(d) {
+			seen[d] = true
+			dir, err := a.existingDir(d)
+			if err != nil {
+				break
+			}
+			n, err := dir.RemoveLeftovers()
+			if err != nil {
+				return fmt.Errorf("%s: removing leftover temp files: %w", d, err)
+			}
+			total += n
+			if d == "/" {
+				break
+			}
+		}
+	}
+	if total > 0 {
+		a.o.Log.Warnf("removed %d temp file(s) an interrupted run left behind", total)
+	}
+	return nil
+}
+
+// stageContents fetches and verifies every file's contents into a temp
+// file, several at a time; the first failure stops the rest. Then one
+// filesystem sync makes them durable.
+func (a *Applier) stageContents(ctx context.Context) error {
+	var jobs []*step
+	for _, s := range a.steps {
+		if s.stage != "" {
+			jobs = append(jobs, s)
+		}
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(jobs))
+	parallel(ctx, len(jobs), func(i int) {
+		s := jobs[i]
+		done := a.o.Log.Op("fetching %s %q", s.n.Kind, s.n.Path)
+		err := a.stageFile(ctx, s)
 		done(err)
 		if err != nil {
+			errs[i] = nodeErr(s.n, err)
+			cancel()
+		}
+	})
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
 			return err
 		}
 	}
-	for _, n := range hard {
-		done := a.Log.Op("%s %s", n.Kind, n.Path)
-		err := a.hardLink(n)
-		done(err)
+	if err := ctx.Err(); err != nil {
+		for _, e := range errs {
+			if e != nil {
+				return e
+			}
+		}
+		return err
+	}
+	done := a.o.Log.Op("syncing %d staged file(s)", len(jobs))
+	err := a.Root.Sync()
+	done(err)
+	return err
+}
+
+func (a *Applier) stageFile(ctx context.Context, s *step) error {
+	d, err := a.existingDir(s.stage)
+	if err != nil {
+		return err
+	}
+	w, err := d.CreateTemp()
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	s.tmp = w.Name
+	a.mu.Unlock()
+	if err := a.fill(ctx, s, w); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
+}
+
+func (a *Applier) fill(ctx context.Context, s *step, w *rootfs.FileWriter) error {
+	n := s.n
+	if n.Contents != nil {
+		o := resource.FromResource(*n.Contents)
+		o.Rewind = w.Reset
+		if err := a.o.Fetcher.Fetch(ctx, deref(n.Contents.Source), w, o); err != nil {
+			return err
+		}
+	} else if s.act == keep {
+		d, err := a.existingDir(path.Dir(s.canon))
 		if err != nil {
-			return fmt.Errorf("%s %s: %w", n.Kind, n.Path, err)
+			return err
+		}
+		if err := w.CopyFrom(d, path.Base(s.canon)); err != nil {
+			return err
+		}
+	}
+	for _, part := range n.Append {
+		o := resource.FromResource(part)
+		if err := a.o.Fetcher.Fetch(ctx, deref(part.Source), w, o); err != nil {
+			return fmt.Errorf("appending: %w", err)
 		}
 	}
 	return nil
 }
 
-// parallel runs f(0..n-1) on a few goroutines: the work is system calls
-// and fetches, which overlap well.
-func parallel(n int, f func(i int)) {
+// dropTemps removes the temp files not renamed into place.
+func (a *Applier) dropTemps() {
+	n := 0
+	for _, s := range a.steps {
+		if s.tmp == "" {
+			continue
+		}
+		if d, err := a.existingDir(s.stage); err == nil && d.Unlink(s.tmp) == nil {
+			n++
+		}
+		s.tmp = ""
+	}
+	if n > 0 {
+		a.o.Log.Infof("removed %d staged file(s)", n)
+	}
+}
+
+// parallel runs f(0..n-1) on a few goroutines (the work is system calls
+// and fetches, which overlap well), stopping early when ctx ends.
+func parallel(ctx context.Context, n int, f func(i int)) {
 	workers := min(n, 8)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -241,7 +539,7 @@ func parallel(n int, f func(i int)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
+			for ctx.Err() == nil {
 				i := int(next.Add(1)) - 1
 				if i >= n {
 					return
@@ -253,310 +551,264 @@ func parallel(n int, f func(i int)) {
 	wg.Wait()
 }
 
-func (a *Applier) written(p ...string) {
-	a.mu.Lock()
-	a.Written = append(a.Written, p...)
-	a.mu.Unlock()
+// Commit makes the changes: users and groups, then nodes in the order of
+// their resolved depth (directories before what is in them, hard links
+// last), units, SSH keys, the result file, and the relabel. What it has
+// done stays done if a later part fails (see docs/files.md).
+func (a *Applier) Commit(ctx context.Context) error {
+	if err := a.passwd(ctx, a.plan); err != nil {
+		return err
+	}
+	if err := a.loadIDs(); err != nil {
+		return err
+	}
+	if err := a.owners(); err != nil {
+		return err
+	}
+	if err := a.finishTemps(); err != nil {
+		return err
+	}
+	if err := a.nodes(); err != nil {
+		return err
+	}
+	if err := a.sshKeys(a.plan); err != nil {
+		return err
+	}
+	if err := a.units(ctx, a.plan); err != nil {
+		return err
+	}
+	if err := a.writeResult(); err != nil {
+		return err
+	}
+	return a.relabel(ctx)
 }
 
-// prepare does a node's work up to the rename: directories completely,
-// files and symlinks into a temp name (nil when nothing is left to do).
-// d is the node's parent directory when the caller has opened it.
-func (a *Applier) prepare(ctx context.Context, n Node, d *rootfs.Dir) (*pending, error) {
-	if d == nil {
-		var created []string
-		var err error
-		d, created, err = a.Root.ParentOf(n.Path, 0, 0)
-		a.written(created...)
-		if err != nil {
-			return nil, err
+// owners resolves each node's owner and mode, now that users exist.
+func (a *Applier) owners() error {
+	for _, s := range a.steps {
+		kept := s.act == keep || s.act == same
+		uid, gid := 0, 0
+		if kept {
+			uid, gid = int(s.existing.st.Uid), int(s.existing.st.Gid)
 		}
-	}
-	kind, st, err := d.Stat()
-	if err != nil {
-		return nil, err
-	}
-	a.written(n.Path)
-	switch n.Kind {
-	case KindDirectory:
-		return nil, a.directory(n, d, kind, &st)
-	case KindFile:
-		return a.prepareFile(ctx, n, d, kind, &st)
-	case KindSymlink:
-		if kind == rootfs.Symlink {
-			if t, err := d.Readlink(); err == nil && t == n.Target {
-				uid, gid, err := a.owner(n, &st, true)
-				if err != nil {
-					return nil, err
-				}
-				return nil, d.Chown(uid, gid)
+		n := s.n
+		switch {
+		case n.User.ID != nil:
+			uid = *n.User.ID
+		case n.User.Name != nil && *n.User.Name != "":
+			u, ok := a.users[*n.User.Name]
+			if !ok {
+				return nodeErr(n, fmt.Errorf("user %q is not in the target's /etc/passwd", *n.User.Name))
 			}
+			uid = u.uid
 		}
-		if kind != rootfs.Missing && !n.Overwrite {
-			return nil, errExists
+		switch {
+		case n.Group.ID != nil:
+			gid = *n.Group.ID
+		case n.Group.Name != nil && *n.Group.Name != "":
+			g, ok := a.groups[*n.Group.Name]
+			if !ok {
+				return nodeErr(n, fmt.Errorf("group %q is not in the target's /etc/group", *n.Group.Name))
+			}
+			gid = g
 		}
-		uid, gid, err := a.owner(n, nil, false)
+		s.uid, s.gid = uid, gid
+		switch {
+		case n.Mode != nil:
+			s.mode = uint32(*n.Mode)
+		case n.Kind == KindDirectory:
+			s.mode = 0o755
+		case s.act == keep:
+			s.mode = s.existing.st.Mode & 0o7777
+		default:
+			s.mode = 0o644
+		}
+	}
+	return nil
+}
+
+// finishTemps gives the staged files their owner and mode (the mode
+// last: a chown clears setuid bits), then syncs.
+func (a *Applier) finishTemps() error {
+	staged := false
+	for _, s := range a.steps {
+		if s.tmp == "" {
+			continue
+		}
+		staged = true
+		d, err := a.existingDir(s.stage)
+		if err == nil {
+			err = d.Chown(s.tmp, s.uid, s.gid)
+		}
+		if err == nil {
+			err = d.Chmod(s.tmp, s.mode)
+		}
 		if err != nil {
-			return nil, err
+			return nodeErr(s.n, err)
 		}
-		finish, drop, err := d.SymlinkTemp(n.Target, uid, gid)
-		if err != nil {
-			return nil, err
+	}
+	if !staged {
+		return nil
+	}
+	return a.Root.Sync()
+}
+
+// nodes puts every node in place.
+func (a *Applier) nodes() error {
+	order := make([]*step, len(a.steps))
+	copy(order, a.steps)
+	sort.SliceStable(order, func(i, j int) bool {
+		hi, hj := order[i].n.Kind == KindHardlink, order[j].n.Kind == KindHardlink
+		if hi != hj {
+			return hj
 		}
-		return &pending{n: n, finish: func() error {
-			if err := a.clearDir(d); err != nil {
-				drop()
+		return depth(order[i].canon) < depth(order[j].canon)
+	})
+	if len(order) == 0 {
+		return nil
+	}
+	done := a.o.Log.Op("putting %d file(s), director(y/ies) and link(s) in place", len(order))
+	var err error
+	for _, s := range order {
+		if err = a.commitNode(s); err != nil {
+			err = nodeErr(s.n, err)
+			break
+		}
+	}
+	if err == nil {
+		err = a.Root.Sync()
+	}
+	done(err)
+	return err
+}
+
+func (a *Applier) commitNode(s *step) error {
+	dir, base := path.Split(s.canon)
+	d, err := a.dir(path.Clean(dir))
+	if err != nil {
+		return err
+	}
+	kind, _, err := d.Lstat(base)
+	if err != nil {
+		return err
+	}
+	clear := func() error {
+		if kind == rootfs.Directory || kind == rootfs.Other {
+			return d.RemoveAll(base)
+		}
+		return nil
+	}
+	a.written(s.canon)
+	switch s.n.Kind {
+	case KindDirectory:
+		if kind == rootfs.Directory {
+			if err := d.Chown(base, s.uid, s.gid); err != nil {
 				return err
 			}
-			return finish()
-		}, drop: drop}, nil
-	}
-	return nil, fmt.Errorf("unknown node kind %q", n.Kind)
-}
-
-// clearDir removes a directory (or device, fifo…) that an overwriting file
-// or link replaces; a file or symlink there is replaced by the rename.
-func (a *Applier) clearDir(d *rootfs.Dir) error {
-	kind, _, err := d.Stat()
-	if err != nil {
-		return err
-	}
-	if kind == rootfs.Directory || kind == rootfs.Other {
-		return d.RemoveAll()
-	}
-	return nil
-}
-
-func (a *Applier) prepareFile(ctx context.Context, n Node, d *rootfs.Dir, kind rootfs.Kind, st *rootfs.Stat) (*pending, error) {
-	keep := kind == rootfs.Regular && !n.Overwrite && n.Contents == nil
-	if !keep && kind != rootfs.Missing && !n.Overwrite {
-		if kind == rootfs.Regular {
-			return nil, fmt.Errorf("a file exists there already and overwrite is false")
+			return d.Chmod(base, s.mode)
 		}
-		return nil, errExists
-	}
-	mode := uint32(0o644)
-	if keep {
-		mode = st.Mode & 0o7777
-	}
-	if n.Mode != nil {
-		mode = uint32(*n.Mode)
-	}
-	uid, gid, err := a.owner(n, st, keep)
-	if err != nil {
-		return nil, err
-	}
-	if keep && len(n.Append) == 0 {
-		if err := d.Chown(uid, gid); err != nil {
-			return nil, err
+		if kind != rootfs.Missing {
+			if err := d.RemoveAll(base); err != nil {
+				return err
+			}
 		}
-		return nil, d.Chmod(mode)
-	}
-	w, err := d.Create()
-	if err != nil {
-		return nil, err
-	}
-	if err := a.fill(ctx, n, w, keep); err != nil {
-		w.Abort()
-		return nil, err
-	}
-	if err := w.Prepare(mode, uid, gid); err != nil {
-		return nil, err
-	}
-	if kind == rootfs.Regular || kind == rootfs.Missing || kind == rootfs.Symlink {
-		return &pending{n: n, finish: w.Finish, drop: w.Drop}, nil // the rename replaces it
-	}
-	return &pending{n: n, finish: func() error {
-		if err := a.clearDir(d); err != nil {
-			w.Drop()
+		return d.Mkdir(base, s.mode, s.uid, s.gid)
+	case KindFile:
+		if s.tmp == "" { // kept as it is
+			if err := d.Chown(base, s.uid, s.gid); err != nil {
+				return err
+			}
+			return d.Chmod(base, s.mode)
+		}
+		if err := clear(); err != nil {
 			return err
 		}
-		return w.Finish()
-	}, drop: w.Drop}, nil
-}
-
-// hardLink makes a hard link, once every file is in place.
-func (a *Applier) hardLink(n Node) error {
-	d, created, err := a.Root.ParentOf(n.Path, 0, 0)
-	a.written(created...)
-	if err != nil {
-		return err
-	}
-	kind, st, err := d.Stat()
-	if err != nil {
-		return err
-	}
-	target := n.Target
-	if !path.IsAbs(target) {
-		target = path.Join(path.Dir(n.Path), target)
-	}
-	t, err := a.Root.Locate(target)
-	if err != nil {
-		return fmt.Errorf("link target %s: %w", target, err)
-	}
-	defer t.Close()
-	tk, tst, err := t.Stat()
-	if err != nil || tk == rootfs.Missing {
-		return fmt.Errorf("link target %s does not exist", target)
-	}
-	if kind != rootfs.Missing && st.Ino == tst.Ino && st.Dev == tst.Dev {
-		return nil // already this link
-	}
-	if kind != rootfs.Missing {
-		if !n.Overwrite {
-			return errExists
-		}
-		if err := a.clearDir(d); err != nil {
-			return err
-		}
-	}
-	a.written(n.Path)
-	return d.Link(t)
-}
-
-func (a *Applier) fill(ctx context.Context, n Node, w *rootfs.FileWriter, keep bool) error {
-	if n.Contents != nil {
-		o := resource.FromResource(*n.Contents)
-		o.Rewind = w.Reset
-		if err := a.Fetcher.Fetch(ctx, deref(n.Contents.Source), w, o); err != nil {
-			return err
-		}
-	} else if keep {
-		if err := w.CopyExisting(); err != nil {
-			return err
-		}
-	}
-	for _, part := range n.Append {
-		if err := a.Fetcher.Fetch(ctx, deref(part.Source), w, resource.FromResource(part)); err != nil {
-			return fmt.Errorf("appending: %w", err)
-		}
-	}
-	return nil
-}
-
-func (a *Applier) directory(n Node, d *rootfs.Dir, kind rootfs.Kind, st *rootfs.Stat) error {
-	mode := uint32(0o755)
-	if n.Mode != nil {
-		mode = uint32(*n.Mode)
-	}
-	if kind == rootfs.Directory {
-		uid, gid, err := a.owner(n, st, true)
+		sd, err := a.existingDir(s.stage)
 		if err != nil {
 			return err
 		}
-		if err := d.Chown(uid, gid); err != nil {
+		if err := sd.Rename(s.tmp, d, base); err != nil {
 			return err
 		}
-		return d.Chmod(mode)
-	}
-	if kind != rootfs.Missing {
-		if !n.Overwrite {
-			return errExists
+		s.tmp = ""
+		return nil
+	case KindSymlink:
+		if s.act == same && kind == rootfs.Symlink {
+			return d.Chown(base, s.uid, s.gid)
 		}
-		if err := d.RemoveAll(); err != nil {
+		if err := clear(); err != nil {
 			return err
 		}
+		return d.Symlink(base, s.n.Target, s.uid, s.gid)
+	case KindHardlink:
+		tdir, tbase := path.Split(s.linkTo)
+		td, err := a.existingDir(path.Clean(tdir))
+		if err != nil {
+			return fmt.Errorf("link target %q: %w", s.n.Target, err)
+		}
+		if s.act == same {
+			return nil
+		}
+		if err := clear(); err != nil {
+			return err
+		}
+		return d.Link(base, td, tbase)
 	}
-	uid, gid, err := a.owner(n, nil, false)
-	if err != nil {
-		return err
-	}
-	return d.Mkdir(mode, uid, gid)
-}
-
-// entry opens the directory holding p (creating missing parents) and says
-// what is at p.
-func (a *Applier) entry(p string) (*rootfs.Dir, rootfs.Kind, error) {
-	d, created, err := a.Root.ParentOf(p, 0, 0)
-	a.written(created...)
-	if err != nil {
-		return nil, rootfs.Missing, err
-	}
-	kind, _, err := d.Stat()
-	return d, kind, err
+	return fmt.Errorf("unknown node kind %q", s.n.Kind)
 }
 
 // writeBytes puts small generated contents (units, keys, presets) in place.
 func (a *Applier) writeBytes(p string, data []byte, mode uint32, uid, gid int) error {
-	d, kind, err := a.entry(p)
+	p = rootfs.Clean(p)
+	dir, base := path.Split(p)
+	d, created, err := a.Root.MkdirAll(dir, 0, 0)
+	a.written(created...)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	kind, _, err := d.Lstat(base)
 	if err != nil {
 		return err
 	}
 	if kind == rootfs.Directory {
-		if err := d.RemoveAll(); err != nil {
+		if err := d.RemoveAll(base); err != nil {
 			return err
 		}
 	}
-	w, err := d.Create()
+	a.written(p)
+	return d.WriteFile(base, data, mode, uid, gid)
+}
+
+const resultFile = "/etc/.ignition-result.json"
+
+// writeResult writes /etc/.ignition-result.json (0600), keeping an earlier
+// run's report under previousReport as Ignition does.
+func (a *Applier) writeResult() error {
+	r := a.o.Result
+	if r == nil {
+		return nil
+	}
+	result := map[string]any{
+		"provisioningDate":   r.ProvisioningDate,
+		"userConfigProvided": r.UserConfigProvided,
+	}
+	if r.ProvisioningBootID != "" {
+		result["provisioningBootID"] = r.ProvisioningBootID
+	}
+	if prev, err := a.Root.ReadFile(resultFile); err == nil {
+		var p map[string]any
+		if json.Unmarshal(prev, &p) == nil {
+			a.o.Log.Warnf("Ignition has already run on this system (%s exists)", resultFile)
+			result["previousReport"] = p
+		}
+	}
+	b, err := json.Marshal(result)
 	if err != nil {
 		return err
 	}
-	if _, err := w.Write(data); err != nil {
-		w.Abort()
-		return err
-	}
-	a.Written = append(a.Written, p)
-	return w.Commit(mode, uid, gid)
-}
-
-// run runs an external program with its argv logged (password hashes
-// hidden); its stderr goes into the error.
-func (a *Applier) run(ctx context.Context, name string, args ...string) ([]byte, error) {
-	shown := make([]string, len(args))
-	copy(shown, args)
-	for i := range shown {
-		if i > 0 && (shown[i-1] == "--password" || shown[i-1] == "-p") {
-			shown[i] = "<hidden>"
-		}
-	}
-	done := a.Log.Op("running %s %s", name, strings.Join(shown, " "))
-	cmd := exec.CommandContext(ctx, name, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if err != nil {
-		err = fmt.Errorf("%s: %w: %s", name, err, strings.TrimSpace(stderr.String()))
-	}
-	done(err)
-	return stdout.Bytes(), err
-}
-
-// relabel restores SELinux labels on what was written when the target has
-// SELinux; otherwise there is nothing to do.
-func (a *Applier) relabel(ctx context.Context) error {
-	cfg, err := a.Root.ReadFile("/etc/selinux/config")
-	if err != nil {
-		a.Log.Infof("the target has no SELinux configuration; no relabelling")
-		return nil
-	}
-	mode, typ := "", ""
-	sc := bufio.NewScanner(bytes.NewReader(cfg))
-	for sc.Scan() {
-		k, v, _ := strings.Cut(strings.TrimSpace(sc.Text()), "=")
-		switch k {
-		case "SELINUX":
-			mode = strings.TrimSpace(v)
-		case "SELINUXTYPE":
-			typ = strings.TrimSpace(v)
-		}
-	}
-	if mode == "disabled" || typ == "" {
-		a.Log.Infof("SELinux is disabled in the target; no relabelling")
-		return nil
-	}
-	var list bytes.Buffer
-	for _, p := range a.Written {
-		list.WriteString(a.Root.Host(p))
-		list.WriteByte(0)
-	}
-	contexts := a.Root.Host(path.Join("/etc/selinux", typ, "contexts/files/file_contexts"))
-	done := a.Log.Op("relabelling %d paths with setfiles", len(a.Written))
-	cmd := exec.CommandContext(ctx, "setfiles", "-vF0", "-r", a.Root.Path, contexts, "-f", "-")
-	cmd.Stdin = &list
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		err = fmt.Errorf("setfiles: %w: %s", err, strings.TrimSpace(string(out)))
-	}
+	done := a.o.Log.Op("writing %s", resultFile)
+	err = a.writeBytes(resultFile, b, 0o600, 0, 0)
 	done(err)
 	return err
 }

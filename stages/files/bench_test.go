@@ -49,7 +49,7 @@ func BenchmarkFiles5k(b *testing.B) {
 		b.StopTimer()
 		root, _ := os.MkdirTemp(base, "bench-root-")
 		b.StartTimer()
-		if err := Apply(context.Background(), cfg, root, &resource.Fetcher{}, nopLog{}); err != nil {
+		if err := Apply(context.Background(), cfg, Options{Root: root, Fetcher: &resource.Fetcher{}, Log: nopLog{}}); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()

@@ -69,7 +69,7 @@ func parse(t *testing.T, s string) config.Config {
 func apply(t *testing.T, root, cfg string) (*testLog, error) {
 	t.Helper()
 	l := &testLog{}
-	return l, Apply(context.Background(), parse(t, cfg), root, &resource.Fetcher{}, l)
+	return l, Apply(context.Background(), parse(t, cfg), Options{Root: root, Fetcher: &resource.Fetcher{}, Log: l})
 }
 
 type want struct {
@@ -346,12 +346,12 @@ func TestDisableEnabledUnit(t *testing.T) {
 func TestPlanPrint(t *testing.T) {
 	var b strings.Builder
 	MakePlan(parse(t, `{"ignition":{"version":"3.4.0"},"passwd":{"users":[{"name":"core","passwordHash":"$6$SECRET"}]},
-	  "storage":{"files":[{"path":"/a/b/c","contents":{"source":"https://h/x?sig=SECRET"}}],"links":[{"path":"/h","target":"/a/b/c","hard":true},{"path":"/s","target":"/a"}],"directories":[{"path":"/a"}]}}`)).Print(&b)
+	  "storage":{"files":[{"path":"/a/b/c","contents":{"source":"https://u:SECRET@h/x?sig=SECRET","httpHeaders":[{"name":"Authorization","value":"SECRET"}]}}],"links":[{"path":"/h","target":"/a/b/c","hard":true},{"path":"/s","target":"/a"}],"directories":[{"path":"/a"}]}}`)).Print(&b)
 	out := b.String()
 	if strings.Contains(out, "SECRET") {
 		t.Errorf("the plan shows a secret:\n%s", out)
 	}
-	want := []string{"files: user core, a password hash", "files: directory /a", "files: symlink /s -> /a", "files: file /a/b/c from https://h/x?…", "files: hard link /h -> /a/b/c"}
+	want := []string{`files: user "core", a password hash`, `files: directory "/a"`, `files: symlink "/s" -> "/a"`, `files: file "/a/b/c" from "https://h/x?sig=REDACTED" with 1 header(s)`, `files: hard link "/h" -> "/a/b/c"`}
 	last := -1
 	for _, w := range want {
 		i := strings.Index(out, w)
@@ -393,4 +393,132 @@ func TestSELinuxRelabel(t *testing.T) {
 			t.Errorf("label of /%s = %q; want %q", p, got, want)
 		}
 	}
+}
+
+// A directory that replaces a file, next to other files: each file lands
+// at its own path (directory handles are never shared, so a removal cannot
+// close one under another node).
+func TestDirectoryReplacingFileKeepsOthersInPlace(t *testing.T) {
+	needRoot(t)
+	root := skeleton(t)
+	os.MkdirAll(filepath.Join(root, "var/lib"), 0o755)
+	os.WriteFile(filepath.Join(root, "var/lib/app"), []byte("a file"), 0o644)
+	var files []string
+	for i := 0; i < 300; i++ {
+		files = append(files, fmt.Sprintf(`{"path":"/srv/d%d/f%d","contents":{"source":"data:,%d"}}`, i%7, i, i))
+	}
+	os.MkdirAll(filepath.Join(root, "srv/d3/over/deep"), 0o755)
+	os.WriteFile(filepath.Join(root, "srv/d3/over/deep/x"), []byte("x"), 0o644)
+	files = append(files, `{"path":"/srv/d3/over","overwrite":true,"contents":{"source":"data:,now-a-file"}}`)
+	log, err := apply(t, root, `{"ignition":{"version":"3.6.0"},"storage":{"files":[
+	  {"path":"/etc/hostname","contents":{"source":"data:,node1"}},
+	  {"path":"/var/lib/app/conf/app.conf","contents":{"source":"data:,x=1"}},`+strings.Join(files, ",")+`],
+	  "directories":[{"path":"/var/lib/app","overwrite":true}]}}`)
+	if err != nil {
+		t.Fatalf("Apply: %v\n%s", err, strings.Join(log.lines, "\n"))
+	}
+	check(t, root, "etc/hostname", want{mode: 0o644, contents: "node1"})
+	check(t, root, "var/lib/app", want{mode: os.ModeDir | 0o755})
+	check(t, root, "var/lib/app/conf/app.conf", want{mode: 0o644, contents: "x=1"})
+	check(t, root, "srv/d3/over", want{mode: 0o644, contents: "now-a-file"})
+	for i := 0; i < 300; i++ {
+		check(t, root, fmt.Sprintf("srv/d%d/f%d", i%7, i), want{mode: 0o644, contents: fmt.Sprint(i)})
+	}
+	if _, err := os.Stat(filepath.Join(root, "var/lib/app/hostname")); err == nil {
+		t.Errorf("/etc/hostname landed in /var/lib/app")
+	}
+	if l := leftovers(t, root); len(l) > 0 {
+		t.Errorf("temp files left: %v", l)
+	}
+}
+
+// snapshot renders a tree: paths, kinds, modes, owners, contents, link
+// targets (not times).
+func snapshot(t *testing.T, root string) string {
+	t.Helper()
+	var b strings.Builder
+	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		fmt.Fprintf(&b, "%s %v %d:%d", strings.TrimPrefix(p, root), fi.Mode(), st.Uid, st.Gid)
+		switch {
+		case fi.Mode().IsRegular():
+			c, _ := os.ReadFile(p)
+			fmt.Fprintf(&b, " %x", sha512.Sum512(c))
+		case fi.Mode()&os.ModeSymlink != 0:
+			l, _ := os.Readlink(p)
+			fmt.Fprintf(&b, " -> %s", l)
+		}
+		b.WriteByte('\n')
+		return nil
+	})
+	return b.String()
+}
+
+// A failure anywhere before the commit leaves the root as it was: no new
+// directories, no temp files, no user changed.
+func TestFailureBeforeCommitChangesNothing(t *testing.T) {
+	needRoot(t)
+	bad := sha512.Sum512([]byte("not this"))
+	many := func(broken string) string {
+		var f []string
+		for i := 0; i < 1000; i++ {
+			if i == 500 {
+				f = append(f, broken)
+				continue
+			}
+			f = append(f, fmt.Sprintf(`{"path":"/new/d%d/f%d","contents":{"source":"data:,%d"}}`, i%100, i, i))
+		}
+		return strings.Join(f, ",")
+	}
+	cases := []struct{ name, cfg, errPart string }{
+		{"hash mismatch on file 500 of 1000",
+			`{"ignition":{"version":"3.6.0"},"passwd":{"users":[{"name":"newuser"}]},"storage":{"files":[` +
+				many(`{"path":"/new/bad","contents":{"source":"data:,x","verification":{"hash":"sha512-`+hex.EncodeToString(bad[:])+`"}}}`) + `]}}`,
+			"hash verification failed"},
+		{"two paths that resolve to one through a symlink in the image",
+			`{"ignition":{"version":"3.6.0"},"storage":{"files":[{"path":"/foo/bar","contents":{"source":"data:,1"}},{"path":"/bar","contents":{"source":"data:,2"}}]}}`,
+			`"/bar"`},
+		{"owner that will not exist",
+			`{"ignition":{"version":"3.6.0"},"storage":{"files":[` + many(`{"path":"/new/o","user":{"name":"ghost"},"contents":{"source":"data:,x"}}`) + `]}}`,
+			`user "ghost"`},
+		{"a file under a file",
+			`{"ignition":{"version":"3.6.0"},"storage":{"files":[{"path":"/etc/passwd/x","contents":{"source":"data:,x"}}]}}`,
+			"not a directory"},
+		{"a file over a directory another entry writes in",
+			`{"ignition":{"version":"3.6.0"},"storage":{"files":[{"path":"/d/x","contents":{"source":"data:,x"}},{"path":"/foo/d","overwrite":true,"contents":{"source":"data:,x"}}]}}`,
+			"would replace the directory"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			root := skeleton(t)
+			os.Symlink("/", filepath.Join(root, "foo"))
+			before := snapshot(t, root)
+			_, err := apply(t, root, c.cfg)
+			if err == nil || !strings.Contains(err.Error(), c.errPart) {
+				t.Fatalf("Apply = %v; want an error mentioning %s", err, c.errPart)
+			}
+			if after := snapshot(t, root); after != before {
+				t.Errorf("the root changed:\nbefore:\n%s\nafter:\n%s", before, after)
+			}
+		})
+	}
+}
+
+// A killed run's temp files are removed by the next run.
+func TestLeftoversOfAKilledRunAreRemoved(t *testing.T) {
+	needRoot(t)
+	root := skeleton(t)
+	os.MkdirAll(filepath.Join(root, "opt"), 0o755)
+	stale := filepath.Join(root, "opt", ".ignition-tmp-999999-1")
+	os.WriteFile(stale, []byte("half a download"), 0o600)
+	if _, err := apply(t, root, `{"ignition":{"version":"3.6.0"},"storage":{"files":[{"path":"/opt/x/y","contents":{"source":"data:,y"}}]}}`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Errorf("the leftover %s is still there", stale)
+	}
+	check(t, root, "opt/x/y", want{mode: 0o644, contents: "y"})
 }

@@ -8,52 +8,88 @@ import (
 	"strings"
 
 	"github.com/ignition-go/ignition/config"
+	"github.com/ignition-go/ignition/internal/command"
+	"github.com/ignition-go/ignition/internal/rootfs"
 )
 
-// passwd creates, changes or deletes groups, then users, with shadow-utils
-// running against the target root (--root), and writes users' SSH keys.
+// loadIDs reads the target root's passwd and group files: owners named in
+// the config are resolved there, never on the machine running the stage.
+func (a *Applier) loadIDs() error {
+	a.users, a.groups = map[string]passwdEntry{}, map[string]int{}
+	if b, err := a.Root.ReadFile("/etc/passwd"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			f := strings.Split(l, ":")
+			if len(f) < 7 {
+				continue
+			}
+			uid, err1 := strconv.Atoi(f[2])
+			gid, err2 := strconv.Atoi(f[3])
+			if err1 == nil && err2 == nil {
+				a.users[f[0]] = passwdEntry{uid: uid, gid: gid, home: f[5]}
+			}
+		}
+	}
+	if b, err := a.Root.ReadFile("/etc/group"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			f := strings.Split(l, ":")
+			if len(f) < 3 {
+				continue
+			}
+			if gid, err := strconv.Atoi(f[2]); err == nil {
+				a.groups[f[0]] = gid
+			}
+		}
+	}
+	return nil
+}
+
+// run runs a shadow-utils program against the target root.
+func (a *Applier) run(ctx context.Context, name string, args ...string) error {
+	c := command.Cmd{Name: name, Args: args}
+	for i := 1; i < len(args); i++ {
+		if args[i-1] == "--password" || args[i-1] == "-p" {
+			c.Secret = append(c.Secret, i)
+		}
+	}
+	_, err := a.o.Runner.Run(ctx, c)
+	return err
+}
+
+func deleting(b *bool) bool { return b != nil && !*b }
+
+// passwd creates and changes groups, then creates, changes and deletes
+// users, then deletes groups (a group cannot go while it is still some
+// deleted user's primary group), with shadow-utils running against the
+// target root (--root).
 func (a *Applier) passwd(ctx context.Context, p Plan) error {
 	if len(p.Groups) == 0 && len(p.Users) == 0 {
 		return nil
 	}
-	if err := a.loadIDs(); err != nil {
-		return err
-	}
 	root := a.Root.Path
 	for _, g := range p.Groups {
+		if deleting(g.ShouldExist) {
+			continue
+		}
 		_, exists := a.groups[g.Name]
+		args := []string{"--root", root}
+		if g.Gid != nil {
+			args = append(args, "--gid", strconv.Itoa(*g.Gid))
+		}
+		if g.PasswordHash != nil {
+			args = append(args, "--password", *g.PasswordHash)
+		}
 		var err error
 		switch {
-		case g.ShouldExist != nil && !*g.ShouldExist:
-			if exists {
-				_, err = a.run(ctx, "groupdel", "--root", root, g.Name)
-			}
-		case exists:
-			args := []string{"--root", root}
-			if g.Gid != nil {
-				args = append(args, "--gid", strconv.Itoa(*g.Gid))
-			}
-			if g.PasswordHash != nil {
-				args = append(args, "--password", *g.PasswordHash)
-			}
-			if len(args) > 2 {
-				_, err = a.run(ctx, "groupmod", append(args, g.Name)...)
-			}
-		default:
-			args := []string{"--root", root}
-			if g.Gid != nil {
-				args = append(args, "--gid", strconv.Itoa(*g.Gid))
-			}
-			if g.PasswordHash != nil {
-				args = append(args, "--password", *g.PasswordHash)
-			}
+		case exists && len(args) > 2:
+			err = a.run(ctx, "groupmod", append(args, g.Name)...)
+		case !exists:
 			if isTrue(g.System) {
 				args = append(args, "--system")
 			}
-			_, err = a.run(ctx, "groupadd", append(args, g.Name)...)
+			err = a.run(ctx, "groupadd", append(args, g.Name)...)
 		}
 		if err != nil {
-			return fmt.Errorf("group %s: %w", g.Name, err)
+			return fmt.Errorf("group %q: %w", g.Name, err)
 		}
 	}
 	if err := a.loadIDs(); err != nil {
@@ -61,31 +97,44 @@ func (a *Applier) passwd(ctx context.Context, p Plan) error {
 	}
 	for _, u := range p.Users {
 		if err := a.user(ctx, u); err != nil {
-			return fmt.Errorf("user %s: %w", u.Name, err)
+			return fmt.Errorf("user %q: %w", u.Name, err)
 		}
 	}
 	if err := a.loadIDs(); err != nil {
 		return err
 	}
-	for _, u := range p.Users {
-		if len(u.SSHAuthorizedKeys) == 0 || (u.ShouldExist != nil && !*u.ShouldExist) {
+	for _, g := range p.Groups {
+		if !deleting(g.ShouldExist) {
 			continue
 		}
-		if err := a.sshKeys(u); err != nil {
-			return fmt.Errorf("user %s: SSH keys: %w", u.Name, err)
+		if _, exists := a.groups[g.Name]; !exists {
+			continue
+		}
+		if err := a.run(ctx, "groupdel", "--root", root, g.Name); err != nil {
+			return fmt.Errorf("group %q: %w", g.Name, err)
 		}
 	}
-	return nil
+	return a.loadIDs()
 }
 
 func (a *Applier) user(ctx context.Context, u config.PasswdUser) error {
 	root := a.Root.Path
 	_, exists := a.users[u.Name]
-	if u.ShouldExist != nil && !*u.ShouldExist {
+	if deleting(u.ShouldExist) {
 		if !exists {
 			return nil
 		}
-		_, err := a.run(ctx, "userdel", "--remove", "--root", root, u.Name)
+		err := a.run(ctx, "userdel", "--remove", "--root", root, u.Name)
+		if err != nil {
+			// userdel exits non-zero when the home directory or mail spool
+			// it was told to remove is missing, after the account is gone:
+			// what was asked for is done.
+			a.loadIDs()
+			if _, still := a.users[u.Name]; !still {
+				a.o.Log.Warnf("user %q deleted; userdel also said: %v", u.Name, err)
+				return nil
+			}
+		}
 		return err
 	}
 	args := []string{"--root", root}
@@ -132,16 +181,27 @@ func (a *Applier) user(ctx context.Context, u config.PasswdUser) error {
 		if len(args) == 2 {
 			return nil // nothing to change
 		}
-		_, err := a.run(ctx, "usermod", append(args, u.Name)...)
-		return err
+		return a.run(ctx, "usermod", append(args, u.Name)...)
 	}
-	_, err := a.run(ctx, "useradd", append(args, u.Name)...)
-	return err
+	return a.run(ctx, "useradd", append(args, u.Name)...)
 }
 
-// sshKeys writes ~/.ssh/authorized_keys.d/ignition: directories 0700 and
+// sshKeys writes each user's keys: ~/.ssh/authorized_keys.d/ignition, or
+// ~/.ssh/authorized_keys when the distro asks for it; directories 0700 and
 // the file 0600, all owned by the user.
-func (a *Applier) sshKeys(u config.PasswdUser) error {
+func (a *Applier) sshKeys(p Plan) error {
+	for _, u := range p.Users {
+		if len(u.SSHAuthorizedKeys) == 0 || deleting(u.ShouldExist) {
+			continue
+		}
+		if err := a.userKeys(u); err != nil {
+			return fmt.Errorf("user %q: SSH keys: %w", u.Name, err)
+		}
+	}
+	return nil
+}
+
+func (a *Applier) userKeys(u config.PasswdUser) error {
 	e, ok := a.users[u.Name]
 	if !ok {
 		return fmt.Errorf("not in the target's /etc/passwd")
@@ -150,19 +210,49 @@ func (a *Applier) sshKeys(u config.PasswdUser) error {
 	if home == "" || home == "/" {
 		return fmt.Errorf("no home directory")
 	}
-	done := a.Log.Op("writing %d SSH key(s) for %s", len(u.SSHAuthorizedKeys), u.Name)
+	dirs := []string{path.Join(home, ".ssh")}
+	file := path.Join(home, ".ssh", "authorized_keys")
+	if !a.o.KeysToAuthorizedKeys {
+		dirs = append(dirs, path.Join(home, ".ssh", "authorized_keys.d"))
+		file = path.Join(home, ".ssh", "authorized_keys.d", "ignition")
+	}
+	done := a.o.Log.Op("writing %d SSH key(s) for %q to %s", len(u.SSHAuthorizedKeys), u.Name, file)
 	err := func() error {
-		for _, dir := range []string{path.Join(home, ".ssh"), path.Join(home, ".ssh", "authorized_keys.d")} {
-			n := Node{Kind: KindDirectory, Path: dir, Mode: intp(0o700), User: config.NodeUser{ID: &e.uid}, Group: config.NodeGroup{ID: &e.gid}}
-			if _, err := a.prepare(context.Background(), n, nil); err != nil {
+		for _, dir := range dirs {
+			if err := a.ensureDir(dir, 0o700, e.uid, e.gid); err != nil {
 				return err
 			}
 		}
 		keys := strings.Join(u.SSHAuthorizedKeys, "\n") + "\n"
-		return a.writeBytes(path.Join(home, ".ssh", "authorized_keys.d", "ignition"), []byte(keys), 0o600, e.uid, e.gid)
+		return a.writeBytes(file, []byte(keys), 0o600, e.uid, e.gid)
 	}()
 	done(err)
 	return err
 }
 
-func intp(i int) *int { return &i }
+// ensureDir makes p a directory with this mode and owner (inside the root;
+// what is missing above it is created 0755 root-owned).
+func (a *Applier) ensureDir(p string, mode uint32, uid, gid int) error {
+	dir, base := path.Split(path.Clean(p))
+	d, created, err := a.Root.MkdirAll(dir, 0, 0)
+	a.written(created...)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	kind, _, err := d.Lstat(base)
+	if err != nil {
+		return err
+	}
+	a.written(path.Clean(p))
+	switch kind {
+	case rootfs.Missing:
+		return d.Mkdir(base, mode, uid, gid)
+	case rootfs.Directory:
+		if err := d.Chown(base, uid, gid); err != nil {
+			return err
+		}
+		return d.Chmod(base, mode)
+	}
+	return fmt.Errorf("%s is not a directory", p)
+}

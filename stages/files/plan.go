@@ -8,9 +8,11 @@ import (
 	"io"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/ignition-go/ignition/config"
+	"github.com/ignition-go/ignition/resource"
 )
 
 // NodeKind is what a node becomes.
@@ -114,6 +116,15 @@ func MakePlan(cfg config.Config) Plan {
 		}
 		p.Presets = append(p.Presets, line)
 	}
+	// sorted by unit, then verb, as Ignition writes them
+	sort.SliceStable(p.Presets, func(i, j int) bool {
+		vi, ui, _ := strings.Cut(p.Presets[i], " ")
+		vj, uj, _ := strings.Cut(p.Presets[j], " ")
+		if ui != uj {
+			return ui < uj
+		}
+		return vi < vj
+	})
 	return p
 }
 
@@ -140,7 +151,7 @@ func deref(s *string) string {
 // contents; password hashes are not shown.
 func (p Plan) Print(w io.Writer) {
 	for _, g := range p.Groups {
-		fmt.Fprintf(w, "files: group %s%s\n", g.Name, idText(" gid", g.Gid, g.ShouldExist))
+		fmt.Fprintf(w, "files: group %q%s\n", g.Name, idText(" gid", g.Gid, g.ShouldExist))
 	}
 	for _, u := range p.Users {
 		extra := idText(" uid", u.UID, u.ShouldExist)
@@ -150,17 +161,17 @@ func (p Plan) Print(w io.Writer) {
 		if u.PasswordHash != nil {
 			extra += ", a password hash"
 		}
-		fmt.Fprintf(w, "files: user %s%s\n", u.Name, extra)
+		fmt.Fprintf(w, "files: user %q%s\n", u.Name, extra)
 	}
 	for _, n := range p.Nodes {
-		line := fmt.Sprintf("files: %s %s", n.Kind, n.Path)
+		line := fmt.Sprintf("files: %s %q", n.Kind, n.Path)
 		if n.Mode != nil {
 			line += fmt.Sprintf(" mode %04o", *n.Mode)
 		}
 		line += ownerText(n.User, n.Group)
 		switch {
 		case n.Kind == KindSymlink || n.Kind == KindHardlink:
-			line += " -> " + n.Target
+			line += fmt.Sprintf(" -> %q", n.Target)
 		case n.Contents != nil:
 			line += " from " + sourceText(*n.Contents)
 		}
@@ -183,10 +194,10 @@ func (p Plan) Print(w io.Writer) {
 		if u.Mask != nil {
 			what = append(what, map[bool]string{true: "masked", false: "unmasked"}[*u.Mask])
 		}
-		fmt.Fprintf(w, "files: unit %s: %s\n", u.Name, strings.Join(what, ", "))
+		fmt.Fprintf(w, "files: unit %q: %s\n", u.Name, strings.Join(what, ", "))
 	}
 	for _, l := range p.Presets {
-		fmt.Fprintf(w, "files: preset %s\n", l)
+		fmt.Fprintf(w, "files: preset %q\n", l)
 	}
 }
 
@@ -207,13 +218,13 @@ func ownerText(u config.NodeUser, g config.NodeGroup) string {
 	case u.ID != nil:
 		s += fmt.Sprintf(" uid %d", *u.ID)
 	case u.Name != nil:
-		s += " user " + *u.Name
+		s += fmt.Sprintf(" user %q", *u.Name)
 	}
 	switch {
 	case g.ID != nil:
 		s += fmt.Sprintf(" gid %d", *g.ID)
 	case g.Name != nil:
-		s += " group " + *g.Name
+		s += fmt.Sprintf(" group %q", *g.Name)
 	}
 	return s
 }
@@ -223,8 +234,9 @@ func sourceText(r config.Resource) string {
 	if strings.HasPrefix(s, "data:") {
 		return fmt.Sprintf("a data URL (%d bytes)", len(s))
 	}
-	if i := strings.IndexByte(s, '?'); i >= 0 {
-		s = s[:i] + "?…"
+	s = strconv.Quote(resource.Redact(s))
+	if n := len(r.HTTPHeaders); n > 0 {
+		s += fmt.Sprintf(" with %d header(s)", n)
 	}
 	return s
 }

@@ -1,11 +1,14 @@
 package files
 
 import (
+	"bufio"
+	"bytes"
 	"context"
-	"os/exec"
+	"fmt"
 	"path"
 	"strings"
 
+	"github.com/ignition-go/ignition/internal/command"
 	"github.com/ignition-go/ignition/internal/rootfs"
 )
 
@@ -19,11 +22,11 @@ const (
 // systemd applies on first boot (no running systemd or D-Bus needed).
 func (a *Applier) units(ctx context.Context, p Plan) error {
 	for _, u := range p.Units {
-		done := a.Log.Op("unit %s", u.Name)
+		done := a.o.Log.Op("unit %q", u.Name)
 		err := a.unit(ctx, u)
 		done(err)
 		if err != nil {
-			return err
+			return fmt.Errorf("unit %q: %w", u.Name, err)
 		}
 	}
 	if len(p.Presets) == 0 {
@@ -36,7 +39,7 @@ func (a *Applier) units(ctx context.Context, p Plan) error {
 			old = append(old, '\n')
 		}
 	}
-	done := a.Log.Op("writing %s", presetFile)
+	done := a.o.Log.Op("writing %s", presetFile)
 	err := a.writeBytes(presetFile, append(old, []byte(strings.Join(p.Presets, "\n")+"\n")...), 0o644, 0, 0)
 	done(err)
 	return err
@@ -58,39 +61,106 @@ func (a *Applier) unit(ctx context.Context, u Unit) error {
 		}
 	}
 	if u.Mask != nil {
-		d, kind, err := a.entry(p)
+		d, created, err := a.Root.MkdirAll(unitDir, 0, 0)
+		a.written(created...)
 		if err != nil {
 			return err
 		}
-		target, _ := d.Readlink()
+		defer d.Close()
+		kind, _, err := d.Lstat(u.Name)
+		if err != nil {
+			return err
+		}
+		target := ""
+		if kind == rootfs.Symlink {
+			target, _ = d.Readlink(u.Name)
+		}
 		switch {
 		case *u.Mask:
 			if kind == rootfs.Directory {
-				if err := d.RemoveAll(); err != nil {
+				if err := d.RemoveAll(u.Name); err != nil {
 					return err
 				}
 			}
-			a.Written = append(a.Written, p)
-			if err := d.Symlink("/dev/null", 0, 0); err != nil {
+			a.written(p)
+			if err := d.Symlink(u.Name, "/dev/null", 0, 0); err != nil {
 				return err
 			}
 		case kind == rootfs.Symlink && target == "/dev/null":
-			if err := d.RemoveAll(); err != nil {
+			if err := d.RemoveAll(u.Name); err != nil {
 				return err
 			}
 		}
 	}
 	if u.Enabled != nil && !*u.Enabled {
-		if _, err := exec.LookPath("systemctl"); err != nil {
-			a.Log.Warnf("unit %s: systemctl is not available to disable it; the preset will", u.Name)
+		root := a.Root.Path
+		res, err := a.o.Runner.Run(ctx, command.Cmd{Name: "systemctl", Args: []string{"--root", root, "is-enabled", u.Name}, Quiet: true})
+		if err != nil && command.ExitCode(err) < 0 {
+			a.o.Log.Warnf("unit %q: systemctl could not be run to disable it; the preset will: %v", u.Name, err)
 			return nil
 		}
-		out, _ := exec.CommandContext(ctx, "systemctl", "--root", a.Root.Path, "is-enabled", u.Name).Output()
-		if strings.TrimSpace(string(out)) == "enabled" {
-			if _, err := a.run(ctx, "systemctl", "--root", a.Root.Path, "disable", u.Name); err != nil {
+		if strings.TrimSpace(string(res.Stdout)) == "enabled" {
+			if _, err := a.o.Runner.Run(ctx, command.Cmd{Name: "systemctl", Args: []string{"--root", root, "disable", u.Name}}); err != nil {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// relabel restores SELinux labels on what was written when the target has
+// SELinux; otherwise there is nothing to do. setfiles gets host paths, so
+// each is resolved inside the root first and checked to stay there: a
+// symlink in the image (say /etc -> /etc on the host) cannot send it out.
+func (a *Applier) relabel(ctx context.Context) error {
+	cfg, err := a.Root.ReadFile("/etc/selinux/config")
+	if err != nil {
+		a.o.Log.Infof("the target has no SELinux configuration; no relabelling")
+		return nil
+	}
+	mode, typ := "", ""
+	sc := bufio.NewScanner(bytes.NewReader(cfg))
+	for sc.Scan() {
+		k, v, _ := strings.Cut(strings.TrimSpace(sc.Text()), "=")
+		switch k {
+		case "SELINUX":
+			mode = strings.TrimSpace(v)
+		case "SELINUXTYPE":
+			typ = strings.TrimSpace(v)
+		}
+	}
+	if mode == "disabled" || typ == "" {
+		a.o.Log.Infof("SELinux is disabled in the target; no relabelling")
+		return nil
+	}
+	if strings.ContainsAny(typ, "/\x00") || typ == ".." || typ == "." {
+		return fmt.Errorf("SELinux relabel: SELINUXTYPE %q is not a policy name", typ)
+	}
+	contexts, err := a.Root.HostPath(path.Join("/etc/selinux", typ, "contexts/files/file_contexts"))
+	if err != nil {
+		return fmt.Errorf("SELinux relabel: %w", err)
+	}
+	var list bytes.Buffer
+	seen := map[string]bool{}
+	for _, p := range a.Written {
+		hp, err := a.Root.HostPath(p)
+		if err != nil {
+			return fmt.Errorf("SELinux relabel of %q: %w", p, err)
+		}
+		if seen[hp] {
+			continue
+		}
+		seen[hp] = true
+		list.WriteString(hp)
+		list.WriteByte(0)
+	}
+	rootReal, err := a.Root.HostPath("/")
+	if err != nil {
+		return err
+	}
+	_, err = a.o.Runner.Run(ctx, command.Cmd{Name: "setfiles", Args: []string{"-vF0", "-r", rootReal, contexts, "-f", "-"}, Stdin: &list})
+	if err != nil {
+		return fmt.Errorf("SELinux relabel of %d path(s): %w", len(seen), err)
 	}
 	return nil
 }
