@@ -34,7 +34,7 @@ func readFromDevice(ctx context.Context, e *Engine, label, path string) ([]byte,
 			return nil, err
 		}
 		defer run.Run(context.WithoutCancel(ctx), command.Cmd{Name: "umount", Args: []string{mnt}})
-		f, err := os.OpenInRoot(mnt, filepath.Clean("/"+path)[1:])
+		f, err := os.OpenInRoot(mnt, filepath.Clean("/" + path)[1:])
 		if err != nil {
 			return nil, err
 		}

@@ -165,8 +165,8 @@ func (x *Exec) Run(ctx context.Context, c Cmd) (Result, error) {
 // Fake records the programs it is asked to run and answers from a script,
 // for tests.
 type Fake struct {
-	mu   sync.Mutex
-	Ran  []Cmd
+	mu  sync.Mutex
+	Ran []Cmd
 	// Answer, when set, decides each run's result; nil answers success
 	// with no output.
 	Answer func(c Cmd) (Result, error)
