@@ -3,6 +3,7 @@ package config
 import (
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/coreos/go-systemd/v22/unit"
@@ -151,6 +152,7 @@ func (c *validator) config(cfg *Config) {
 		}
 	}
 	c.ignition(&cfg.Ignition, p.key("ignition"))
+	c.passwd(&cfg.Passwd, p.key("passwd"))
 	c.storage(&cfg.Storage, p.key("storage"))
 	c.systemd(&cfg.Systemd, p.key("systemd"))
 }
@@ -382,7 +384,31 @@ func (c *validator) mode(m *int, p Path) {
 	}
 }
 
+// maxID is the largest usable user or group id: chown(2) reads the id as a
+// 32-bit uid_t and takes 4294967295 ((uid_t)-1) as "leave unchanged", so a
+// larger id would wrap (4294967296 to root) and that one would do nothing.
+// Ignition accepts them all; we refuse them.
+const maxID = 4294967294
+
+// id checks a user or group id (what is "uid" or "gid").
+func (c *validator) id(id *int, what string, p Path) {
+	if id != nil && (*id < 0 || int64(*id) > maxID) {
+		c.err(p, what+" "+itoa(*id)+" out of range (0 to 4294967294)")
+	}
+}
+
+func (c *validator) passwd(pw *Passwd, p Path) {
+	for i := range pw.Groups {
+		c.id(pw.Groups[i].Gid, "gid", p.key("groups").idx(i).key("gid"))
+	}
+	for i := range pw.Users {
+		c.id(pw.Users[i].UID, "uid", p.key("users").idx(i).key("uid"))
+	}
+}
+
 func (c *validator) owner(n *Node, p Path) {
+	c.id(n.User.ID, "uid", p.key("user").key("id"))
+	c.id(n.Group.ID, "gid", p.key("group").key("id"))
 	if n.Group.ID != nil && notEmpty(n.Group.Name) {
 		c.err(p.key("group"), msgBothIDAndName)
 	}
@@ -904,27 +930,7 @@ func deref(s *string) string {
 	return *s
 }
 
-func itoa(i int) string {
-	var b [20]byte
-	n := len(b)
-	neg := i < 0
-	if neg {
-		i = -i
-	}
-	for {
-		n--
-		b[n] = byte('0' + i%10)
-		i /= 10
-		if i == 0 {
-			break
-		}
-	}
-	if neg {
-		n--
-		b[n] = '-'
-	}
-	return string(b[n:])
-}
+func itoa(i int) string { return strconv.Itoa(i) }
 
 // validJSONValue: the text decodes as a JSON value (numbers must fit a
 // float64, as for Ignition's check).
