@@ -127,6 +127,7 @@ type fetchPlan struct {
 	user    config.Config
 	st      State
 	needNet bool // the config, or fetching it, needs the network
+	flag    string
 	cache   bool // there is a config to cache
 	merged  config.Config
 }
@@ -142,7 +143,7 @@ func planFetch(offline bool) func(ctx context.Context, e *Engine, _ config.Confi
 				return nothing{stage, "the config is already cached at " + e.ConfigCache + " by fetch-offline"}, nil
 			}
 		}
-		p := &fetchPlan{stage: stage}
+		p := &fetchPlan{stage: stage, flag: e.NeedNetFile}
 		base, err := e.BaseConfig(&p.st)
 		if err != nil {
 			return nil, err
@@ -169,7 +170,7 @@ func (p *fetchPlan) Print(w io.Writer) {
 		explain(w, p.merged)
 	}
 	if p.needNet {
-		fmt.Fprintf(w, "%s: would flag that the network is needed\n", p.stage)
+		fmt.Fprintf(w, "%s: would write %s (the network is needed)\n", p.stage, p.flag)
 	}
 }
 

@@ -440,6 +440,17 @@ func (w *FileWriter) CopyFrom(src *Dir, name string) error {
 	return err
 }
 
+// SetAttrs sets the temp file's owner, then its mode (a chown clears
+// setuid bits).
+func (w *FileWriter) SetAttrs(mode uint32, uid, gid int) error {
+	if uid != euid || gid != egid {
+		if err := unix.Fchown(w.fd, uid, gid); err != nil {
+			return err
+		}
+	}
+	return unix.Fchmod(w.fd, mode&0o7777)
+}
+
 // Close closes the descriptor and keeps the temp file.
 func (w *FileWriter) Close() error { return unix.Close(w.fd) }
 
@@ -451,13 +462,7 @@ func (w *FileWriter) Abort() {
 
 // Commit sets the mode and owner, syncs, and renames into place at once.
 func (w *FileWriter) Commit(name string, mode uint32, uid, gid int) error {
-	var err error
-	if uid != euid || gid != egid {
-		err = unix.Fchown(w.fd, uid, gid)
-	}
-	if err == nil {
-		err = unix.Fchmod(w.fd, mode&0o7777)
-	}
+	err := w.SetAttrs(mode, uid, gid)
 	if err == nil {
 		err = unix.Fsync(w.fd)
 	}

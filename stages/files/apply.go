@@ -63,9 +63,10 @@ type Applier struct {
 	// paths), for the SELinux relabel.
 	Written []string
 
-	users  map[string]passwdEntry
-	groups map[string]int
-	mu     sync.Mutex
+	users   map[string]passwdEntry
+	groups  map[string]int
+	touched map[string]bool // users ("u:name") and groups ("g:name") the config changes
+	mu      sync.Mutex
 	dirs   map[string]*rootfs.Dir // directories the commit opened; closed by close
 }
 
@@ -98,6 +99,8 @@ type step struct {
 	uid    int
 	gid    int
 	mode   uint32
+	// attrs: uid, gid and mode are known and set on the temp file already
+	attrs bool
 }
 
 // kindAfter is what the step leaves at its path.
@@ -430,6 +433,9 @@ func (a *Applier) stageContents(ctx context.Context) error {
 	for _, s := range a.steps {
 		if s.stage != "" {
 			jobs = append(jobs, s)
+			if a.stableOwner(s.n) && a.attrsOf(s) == nil {
+				s.attrs = true
+			}
 		}
 	}
 	if len(jobs) == 0 {
@@ -482,6 +488,12 @@ func (a *Applier) stageFile(ctx context.Context, s *step) error {
 	if err := a.fill(ctx, s, w); err != nil {
 		w.Close()
 		return err
+	}
+	if s.attrs {
+		if err := w.SetAttrs(s.mode, s.uid, s.gid); err != nil {
+			w.Close()
+			return err
+		}
 	}
 	return w.Close()
 }
@@ -586,45 +598,79 @@ func (a *Applier) Commit(ctx context.Context) error {
 // owners resolves each node's owner and mode, now that users exist.
 func (a *Applier) owners() error {
 	for _, s := range a.steps {
-		kept := s.act == keep || s.act == same
-		uid, gid := 0, 0
-		if kept {
-			uid, gid = int(s.existing.st.Uid), int(s.existing.st.Gid)
+		if s.attrs {
+			continue
 		}
-		n := s.n
-		switch {
-		case n.User.ID != nil:
-			uid = *n.User.ID
-		case n.User.Name != nil && *n.User.Name != "":
-			u, ok := a.users[*n.User.Name]
-			if !ok {
-				return nodeErr(n, fmt.Errorf("user %q is not in the target's /etc/passwd", *n.User.Name))
-			}
-			uid = u.uid
-		}
-		switch {
-		case n.Group.ID != nil:
-			gid = *n.Group.ID
-		case n.Group.Name != nil && *n.Group.Name != "":
-			g, ok := a.groups[*n.Group.Name]
-			if !ok {
-				return nodeErr(n, fmt.Errorf("group %q is not in the target's /etc/group", *n.Group.Name))
-			}
-			gid = g
-		}
-		s.uid, s.gid = uid, gid
-		switch {
-		case n.Mode != nil:
-			s.mode = uint32(*n.Mode)
-		case n.Kind == KindDirectory:
-			s.mode = 0o755
-		case s.act == keep:
-			s.mode = s.existing.st.Mode & 0o7777
-		default:
-			s.mode = 0o644
+		if err := a.attrsOf(s); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// attrsOf works out a node's owner (by id, or by name in the target's
+// passwd and group files; a kept entry keeps its own) and mode.
+func (a *Applier) attrsOf(s *step) error {
+	kept := s.act == keep || s.act == same
+	uid, gid := 0, 0
+	if kept {
+		uid, gid = int(s.existing.st.Uid), int(s.existing.st.Gid)
+	}
+	n := s.n
+	switch {
+	case n.User.ID != nil:
+		uid = *n.User.ID
+	case n.User.Name != nil && *n.User.Name != "":
+		u, ok := a.users[*n.User.Name]
+		if !ok {
+			return nodeErr(n, fmt.Errorf("user %q is not in the target's /etc/passwd", *n.User.Name))
+		}
+		uid = u.uid
+	}
+	switch {
+	case n.Group.ID != nil:
+		gid = *n.Group.ID
+	case n.Group.Name != nil && *n.Group.Name != "":
+		g, ok := a.groups[*n.Group.Name]
+		if !ok {
+			return nodeErr(n, fmt.Errorf("group %q is not in the target's /etc/group", *n.Group.Name))
+		}
+		gid = g
+	}
+	s.uid, s.gid = uid, gid
+	switch {
+	case n.Mode != nil:
+		s.mode = uint32(*n.Mode)
+	case n.Kind == KindDirectory:
+		s.mode = 0o755
+	case s.act == keep:
+		s.mode = s.existing.st.Mode & 0o7777
+	default:
+		s.mode = 0o644
+	}
+	return nil
+}
+
+// stableOwner says whether a node's owner is known before the commit: by
+// id, or by a name the config's users and groups do not touch.
+func (a *Applier) stableOwner(n Node) bool {
+	if a.touched == nil {
+		a.touched = map[string]bool{}
+		for _, u := range a.plan.Users {
+			a.touched["u:"+u.Name] = true
+			a.touched["g:"+u.Name] = true
+		}
+		for _, g := range a.plan.Groups {
+			a.touched["g:"+g.Name] = true
+		}
+	}
+	if n.User.ID == nil && n.User.Name != nil && *n.User.Name != "" && a.touched["u:"+*n.User.Name] {
+		return false
+	}
+	if n.Group.ID == nil && n.Group.Name != nil && *n.Group.Name != "" && a.touched["g:"+*n.Group.Name] {
+		return false
+	}
+	return true
 }
 
 // finishTemps gives the staged files their owner and mode (the mode
@@ -632,7 +678,7 @@ func (a *Applier) owners() error {
 func (a *Applier) finishTemps() error {
 	staged := false
 	for _, s := range a.steps {
-		if s.tmp == "" {
+		if s.tmp == "" || s.attrs {
 			continue
 		}
 		staged = true
@@ -688,9 +734,13 @@ func (a *Applier) commitNode(s *step) error {
 	if err != nil {
 		return err
 	}
-	kind, _, err := d.Lstat(base)
-	if err != nil {
-		return err
+	// what is there is what the plan found, unless the node is a
+	// directory (a deeper node's parent may have been made for it)
+	kind := s.existing.kind
+	if s.n.Kind == KindDirectory {
+		if kind, _, err = d.Lstat(base); err != nil {
+			return err
+		}
 	}
 	clear := func() error {
 		if kind == rootfs.Directory || kind == rootfs.Other {

@@ -235,7 +235,7 @@ func TestDryRun(t *testing.T) {
 	if r.code != 0 || m.exists("ignition.json") || m.exists("neednet") {
 		t.Fatalf("dry run: exit %d, wrote cache %v, neednet %v\n%s", r.code, m.exists("ignition.json"), m.exists("neednet"), r.out)
 	}
-	mustContain(t, "plan", r.out, "would cache the config", "file /etc/motd", "would write "+filepath.Join(m.state, "neednet"))
+	mustContain(t, "plan", r.out, "would cache the config", `file "/etc/motd"`, "would write "+filepath.Join(m.state, "neednet"))
 }
 
 // Stages this build cannot carry out yet fail before touching anything.
@@ -284,8 +284,8 @@ func TestFilesDryRun(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("files -dry-run: exit %d\n%s", r.code, r.out)
 	}
-	mustContain(t, "plan", r.out, "files: user core, a password hash", "files: file /etc/motd mode 0644 from a data URL", "files: symlink /etc/l -> /etc/motd",
-		"files: unit a.service: written", "files: preset enable a.service", "would write "+filepath.Join(m.root, "etc/.ignition-result.json"))
+	mustContain(t, "plan", r.out, `files: user "core", a password hash`, `files: file "/etc/motd" mode 0644 from a data URL`, `files: symlink "/etc/l" -> "/etc/motd"`,
+		`files: unit "a.service": written`, `files: preset "enable a.service"`, "would write /etc/.ignition-result.json")
 	if strings.Contains(r.out, "SECRET") {
 		t.Errorf("the plan shows the password hash")
 	}

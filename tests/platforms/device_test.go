@@ -53,7 +53,7 @@ func TestConfigFromLabelledDevice(t *testing.T) {
 	if c, _ := m.cache(); r.code != 0 || strings.Join(files(c), ",") != "/etc/from-usb" {
 		t.Fatalf("fetch: exit %d, cache %v\n%s%s", r.code, c, r.out, r.stderr)
 	}
-	mustContain(t, "log", r.out, "[finished] reading config /ignition/config.ign from device "+link)
+	mustContain(t, "log", r.out, `[finished] reading config "/ignition/config.ign" from device "`+link+`"`)
 	if out, _ := exec.Command("findmnt", "-n", "-S", loop).Output(); len(out) > 0 {
 		t.Errorf("%s is still mounted: %s", loop, out)
 	}
