@@ -67,7 +67,7 @@ type Applier struct {
 	groups  map[string]int
 	touched map[string]bool // users ("u:name") and groups ("g:name") the config changes
 	mu      sync.Mutex
-	dirs   map[string]*rootfs.Dir // directories the commit opened; closed by close
+	dirs    map[string]*rootfs.Dir // directories the commit opened; closed by close
 }
 
 type passwdEntry struct {
