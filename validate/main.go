@@ -6,6 +6,7 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"flag"
 	"fmt"
@@ -74,8 +75,22 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	multi := len(files) > 1
 	status := 0
 	all := []fileEntry{}
+	// A report can have a line per file of a 100,000-file config: buffer
+	// them, and flush after each config so that its lines on stdout and
+	// stderr still come out in order.
+	out := bufio.NewWriterSize(stdout, 64<<10)
+	stdout = out
+	flush := func() {
+		if err := out.Flush(); err != nil {
+			// said once: what follows goes nowhere
+			fmt.Fprintf(stderr, "ignition-validate: writing the report: %v\n", err)
+			status = 1
+			out.Reset(io.Discard)
+		}
+	}
 	for _, name := range files {
-		raw, err := readInput(name, stdin)
+		flush()
+		raw, err := readInput(name, stdin, config.MaxConfigSize)
 		if err != nil {
 			if *format == "json" {
 				all = append(all, fileEntry{File: name, Entry: config.Entry{Severity: config.SeverityError, Path: "$", Message: err.Error()}})
@@ -133,6 +148,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	flush()
 	return status
 }
 
@@ -147,17 +163,85 @@ func where(e config.Entry) string {
 	return fmt.Sprintf(" (at %s, line %d col %d)", e.Path, e.Line, e.Column)
 }
 
-func readInput(name string, stdin io.Reader) ([]byte, error) {
-	if name == "-" {
-		b, err := io.ReadAll(stdin)
+// readInput reads a config from a file or, for "-", from stdin, refusing
+// one larger than limit bytes: a regular file over the limit is refused
+// before it is read, and anything else is read to at most limit+1 bytes, so
+// that an endless stream costs about limit in memory.
+func readInput(name string, stdin io.Reader, limit int64) ([]byte, error) {
+	src, r, size := "standard input", stdin, int64(-1)
+	if name != "-" {
+		f, err := os.Open(name)
 		if err != nil {
-			return nil, fmt.Errorf("reading standard input: %w", err)
+			return nil, fmt.Errorf("reading config: %w", err)
 		}
-		return b, nil
+		defer f.Close()
+		src, r = name, f
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			size = st.Size()
+		}
 	}
-	b, err := os.ReadFile(name)
-	if err != nil {
-		return nil, fmt.Errorf("reading config: %w", err)
+	var b []byte
+	err := errTooLarge
+	if size <= limit {
+		b, err = readLimited(r, limit, size)
+	}
+	switch {
+	case errors.Is(err, errTooLarge):
+		return nil, fmt.Errorf("%s: config larger than %s, the cap on a config; not read further", src, sizeString(limit))
+	case err != nil && name == "-":
+		return nil, fmt.Errorf("reading standard input: %w", err)
+	case err != nil:
+		return nil, fmt.Errorf("reading config %s: %w", name, err)
 	}
 	return b, nil
+}
+
+var errTooLarge = errors.New("too large")
+
+// readLimited reads r to its end, or fails with errTooLarge once it has read
+// more than limit bytes. It reads into chunks and joins them only when the
+// whole fits, so a refused stream never costs more than limit+1 bytes plus
+// a chunk. size, when known (not negative), sizes the first chunk, so that a
+// regular file is read into one buffer without copying.
+func readLimited(r io.Reader, limit, size int64) ([]byte, error) {
+	const maxChunk = 4 << 20
+	r = io.LimitReader(r, limit+1)
+	next := int64(512)
+	if size >= 0 {
+		next = min(size+1, limit+1)
+	}
+	var chunks [][]byte
+	total := int64(0)
+	for {
+		c := make([]byte, next)
+		n, err := io.ReadFull(r, c)
+		chunks = append(chunks, c[:n])
+		total += int64(n)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		next = min(max(next*2, 512), maxChunk)
+	}
+	if total > limit {
+		return nil, errTooLarge
+	}
+	if len(chunks) == 1 {
+		return chunks[0], nil
+	}
+	b := make([]byte, 0, total)
+	for _, c := range chunks {
+		b = append(b, c...)
+	}
+	return b, nil
+}
+
+// sizeString renders a byte count in MiB when it is a whole number of them.
+func sizeString(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB (%d bytes)", n>>20, n)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/ignition-go/ignition/config"
 )
 
 // buildCLI builds the real binary once, as a user runs it.
@@ -40,17 +44,24 @@ func TestCLI(t *testing.T) {
 	newer := write(t, dir, "newer.ign", `{"ignition": {"version": "3.9.0"}}`)
 	empty := write(t, dir, "empty.ign", "")
 
+	big := filepath.Join(dir, "big.ign")
+	if err := os.WriteFile(big, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, config.MaxConfigSize+1); err != nil { // sparse: costs no disk
+		t.Fatal(err)
+	}
+
 	cases := []struct {
-		name       string
-		args       []string
-		stdin      string
-		code       int
-		stdout     string // substring; "" means stdout must be empty
-		stderr     string // substring
-		exactEmpty bool
+		name   string
+		args   []string
+		stdin  string
+		code   int
+		stdout string // substring; "" means stdout must be empty
+		stderr string // substring; "" means stderr must be empty
 	}{
-		{name: "valid", args: []string{good}, code: 0, exactEmpty: true},
-		{name: "valid from stdin", args: []string{"-"}, stdin: `{"ignition":{"version":"3.0.0"}}`, code: 0, exactEmpty: true},
+		{name: "valid", args: []string{good}, code: 0},
+		{name: "valid from stdin", args: []string{"-"}, stdin: `{"ignition":{"version":"3.0.0"}}`, code: 0},
 		{name: "warning only", args: []string{typo}, code: 0, stdout: `warning at $.storage.files.0.contnets, line 3 col 40: unused key contnets (did you mean "contents"?)`},
 		{name: "strict makes warnings fatal", args: []string{"--strict", typo}, code: 1, stdout: "error at $.storage.files.0.contnets"},
 		{name: "error", args: []string{bad}, code: 1, stdout: "error at $.storage.files.0.path, line 3 col 34: path not absolute"},
@@ -64,6 +75,8 @@ func TestCLI(t *testing.T) {
 		{name: "help", args: []string{"--help"}, code: 0, stderr: "Usage:"},
 		{name: "version", args: []string{"-version"}, code: 0, stdout: "ignition-validate "},
 		{name: "explain", args: []string{"--explain", good}, code: 0, stdout: "file /etc/hostname mode 0644 (default), from an inline data URL (1 bytes encoded)"},
+		{name: "larger than the cap", args: []string{big}, code: 1, stderr: "ignition-validate: " + big + ": config larger than 128 MiB (134217728 bytes), the cap on a config"},
+		{name: "larger than the cap among others", args: []string{good, big, bad}, code: 1, stdout: bad + ": error at $.storage.files.0.path", stderr: big + ": config larger than 128 MiB"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,14 +94,15 @@ func TestCLI(t *testing.T) {
 			if code != tc.code {
 				t.Errorf("ignition-validate %v: exit %d; want %d\nstdout: %s\nstderr: %s", tc.args, code, tc.code, out.String(), errb.String())
 			}
-			if tc.exactEmpty && (out.Len() != 0 || errb.Len() != 0) {
-				t.Errorf("ignition-validate %v printed %q / %q; want nothing", tc.args, out.String(), errb.String())
-			}
-			if !strings.Contains(out.String(), tc.stdout) {
-				t.Errorf("ignition-validate %v stdout = %q; want it to contain %q", tc.args, out.String(), tc.stdout)
-			}
-			if !strings.Contains(errb.String(), tc.stderr) {
-				t.Errorf("ignition-validate %v stderr = %q; want it to contain %q", tc.args, errb.String(), tc.stderr)
+			for _, s := range []struct {
+				stream, got, want string
+			}{{"stdout", out.String(), tc.stdout}, {"stderr", errb.String(), tc.stderr}} {
+				switch {
+				case s.want == "" && s.got != "":
+					t.Errorf("ignition-validate %v %s = %q; want it empty", tc.args, s.stream, s.got)
+				case !strings.Contains(s.got, s.want):
+					t.Errorf("ignition-validate %v %s = %q; want it to contain %q", tc.args, s.stream, s.got, s.want)
+				}
 			}
 		})
 	}
@@ -126,5 +140,64 @@ func TestJSONFormat(t *testing.T) {
 		if g.Severity != w.sev || g.Path != w.path || g.Line != w.line || g.Column != w.col || !strings.HasPrefix(g.Message, w.msg) {
 			t.Errorf("entry %d = %+v; want %+v", i, g, w)
 		}
+	}
+}
+
+func TestReadInputLimit(t *testing.T) {
+	dir := t.TempDir()
+	const limit = 1000
+	for _, n := range []int{0, 1, 511, 512, 513, 999, 1000, 1001, 5000} {
+		text := strings.Repeat("x", n)
+		file := write(t, dir, fmt.Sprintf("c%d.ign", n), text)
+		for _, src := range []struct{ name, arg string }{{"standard input", "-"}, {file, file}} {
+			got, err := readInput(src.arg, strings.NewReader(text), limit)
+			if n <= limit {
+				if err != nil || string(got) != text {
+					t.Errorf("readInput(%s, %d bytes, %d) = %d bytes, %v; want the %d bytes", src.name, n, limit, len(got), err, n)
+				}
+				continue
+			}
+			want := src.name + ": config larger than 1000 bytes, the cap on a config"
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("readInput(%s, %d bytes, %d) = %d bytes, %v; want an error containing %q", src.name, n, limit, len(got), err, want)
+			}
+		}
+	}
+}
+
+// endless is a stream that never ends; it counts what was read from it.
+type endless struct{ read int64 }
+
+var spaces = bytes.Repeat([]byte{' '}, 1<<20)
+
+func (e *endless) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		n += copy(p[n:], spaces)
+	}
+	e.read += int64(n)
+	return n, nil
+}
+
+// An endless standard input is refused after config.MaxConfigSize+1 bytes,
+// having allocated little more than that.
+func TestStdinOverCap(t *testing.T) {
+	in := &endless{}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var out, errb bytes.Buffer
+	code := run([]string{"-"}, in, &out, &errb)
+	runtime.ReadMemStats(&after)
+	if code != 1 {
+		t.Errorf("run(-) on an endless stdin = %d; want 1", code)
+	}
+	if want := "ignition-validate: standard input: config larger than 128 MiB (134217728 bytes), the cap on a config; not read further\n"; errb.String() != want || out.Len() != 0 {
+		t.Errorf("run(-) on an endless stdin printed %q / %q; want nothing / %q", out.String(), errb.String(), want)
+	}
+	if in.read != config.MaxConfigSize+1 {
+		t.Errorf("run(-) read %d bytes of an endless stdin; want %d", in.read, config.MaxConfigSize+1)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > config.MaxConfigSize+8<<20 {
+		t.Errorf("run(-) on an endless stdin allocated %d bytes; want at most the cap plus 8 MiB", alloc)
 	}
 }
