@@ -141,10 +141,14 @@ func parse(raw []byte, tree *lazyTree) (res Result, err error) {
 	val := validator{v: v, r: &Report{}, tree: tree}
 	val.config(&res.Config)
 	val.dups(&res.Config)
-	typeErrs := newTypeErrIndex(d.typeErr)
-	for _, e := range val.r.Entries {
-		if !typeErrs.covers(e.path) {
-			res.Report.Entries = append(res.Report.Entries, e)
+	if len(d.typeErr) == 0 {
+		res.Report.Entries = append(res.Report.Entries, val.r.Entries...)
+	} else if len(val.r.Entries) > 0 {
+		typeErrs := newTypeErrIndex(d.typeErr)
+		for _, e := range val.r.Entries {
+			if !typeErrs.covers(e.path) {
+				res.Report.Entries = append(res.Report.Entries, e)
+			}
 		}
 	}
 	sort.SliceStable(d.unknown.Entries, func(i, j int) bool { return d.unknown.Entries[i].offset < d.unknown.Entries[j].offset })
