@@ -119,9 +119,9 @@ type decoder struct {
 	raw     []byte
 	pos     int
 	version Version
-	report  Report // type errors, in document order
-	unknown Report // unknown-key warnings, reported last
-	typeErr []Path // paths with a type error: validation there is noise
+	report  Report   // type errors, in document order
+	unknown Report   // unknown-key warnings, reported last
+	typeErr []string // paths with a type error: validation there is noise
 }
 
 func (d *decoder) ws() {
@@ -233,7 +233,7 @@ func (d *decoder) mismatch(start int, p Path, want string) {
 		}
 	}
 	d.report.addAt(SeverityError, p, start, name+": expected "+want+", got "+d.kindAt(start))
-	d.typeErr = append(d.typeErr, p)
+	d.typeErr = append(d.typeErr, p.String())
 	d.skip()
 }
 
@@ -285,7 +285,7 @@ func (d *decoder) decode(v reflect.Value, p Path, legacy []string) {
 			}
 			name := p.s[p.n-1].Key
 			d.report.addAt(SeverityError, p, start, name+": expected an integer"+hint+", got "+what+" ("+lit+")")
-			d.typeErr = append(d.typeErr, p)
+			d.typeErr = append(d.typeErr, p.String())
 			return
 		}
 		v.SetInt(i)

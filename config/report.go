@@ -64,14 +64,6 @@ func (p Path) with(s Seg) Path {
 func (p Path) key(k string) Path { return p.with(Seg{Key: k}) }
 func (p Path) idx(i int) Path    { return p.with(Seg{Index: i}) }
 
-// prefix is the path's first k steps (k <= Len()), with the steps after them
-// cleared so that equal paths compare and hash equal as map keys.
-func (p Path) prefix(k int) Path {
-	clear(p.s[k:])
-	p.n = k
-	return p
-}
-
 // Segs lists the steps of the path.
 func (p Path) Segs() []Seg { return append([]Seg(nil), p.s[:p.n]...) }
 
