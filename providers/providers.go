@@ -5,9 +5,13 @@ package providers
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"os"
 	"sort"
 	"sync"
 
+	"github.com/ignition-go/ignition/config"
 	"github.com/ignition-go/ignition/resource"
 )
 
@@ -22,16 +26,68 @@ type Logger interface {
 	Op(format string, args ...any) func(error)
 }
 
-// Env is what a provider works with.
+// Env is what a provider works with. The zero value of each path means
+// the real one, so that `&Env{Fetcher: f, Log: l}` is a real machine and
+// tests point providers at directories of their own.
 type Env struct {
 	Fetcher *resource.Fetcher
 	Log     Logger
+
+	// FwCfgDir is QEMU's fw_cfg directory (default /sys/firmware/qemu_fw_cfg).
+	FwCfgDir string
+	// SysBlockDir lists block devices (default /sys/class/block), and
+	// DevDir is where they are opened (default /dev): the CD-ROM providers.
+	SysBlockDir string
+	DevDir      string
+	// ConfigFile is the file platform's config; empty means the variable
+	// IGNITION_CONFIG_FILE, and ./config.ign when that is empty too.
+	ConfigFile string
+	// Getenv looks up environment variables (default os.Getenv).
+	Getenv func(key string) string
+}
+
+// Dir returns dir, or def when dir is empty: Env's paths with their defaults.
+func Dir(dir, def string) string {
+	if dir == "" {
+		return def
+	}
+	return dir
+}
+
+// LookupEnv returns an environment variable through e.Getenv.
+func (e *Env) LookupEnv(key string) string {
+	if e.Getenv != nil {
+		return e.Getenv(key)
+	}
+	return os.Getenv(key)
+}
+
+// ReadConfig reads a config from a local source (a file, a sysfs entry, a
+// CD-ROM), refusing one larger than config.MaxConfigSize: it reads at most
+// one byte past the cap. name says where it came from, in errors.
+func ReadConfig(r io.Reader, name string) ([]byte, error) {
+	b, err := resource.ReadLimited(r, config.MaxConfigSize, "config")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return b, nil
+}
+
+// ReadConfigFile is ReadConfig of a file.
+func ReadConfigFile(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ReadConfig(f, name)
 }
 
 // Provider finds the user config of one platform.
 type Provider interface {
 	// Init runs in every stage before anything is fetched: it tells the
-	// fetcher about the platform (S3 region, cloud credentials). It must
+	// fetcher about the platform (S3 region, cloud credentials) through
+	// its Set methods, which are safe while other fetches run. It must
 	// not fail when the network is not up yet (fetch-offline).
 	Init(ctx context.Context, e *Env) error
 	// Fetch returns the raw user config, or ErrNoConfig.

@@ -49,7 +49,7 @@ func azureBlobCloud(host string) (azureCloud, bool) {
 // (bearer tokens need 2017-11-09 or newer).
 const azureStorageVersion = "2021-08-06"
 
-func (f *Fetcher) fetchAzureBlob(ctx context.Context, u *url.URL, ac azureCloud, w io.Writer, o Options) error {
+func (f *Fetcher) fetchAzureBlob(ctx context.Context, u *url.URL, ac azureCloud, az AzureBlobOptions, w io.Writer, o Options) error {
 	// The account's own audience is accepted in every cloud.
 	audience := "https://" + strings.ToLower(u.Hostname())
 	tok, err := f.azureToken(ctx, ac, audience)
@@ -57,7 +57,11 @@ func (f *Fetcher) fetchAzureBlob(ctx context.Context, u *url.URL, ac azureCloud,
 		f.logf("Azure Blob %s: no managed-identity token from %s (%v); fetching anonymously", u.Host, ac.name, err)
 		return f.fetchHTTP(ctx, u, w, o)
 	}
-	f.logf("Azure Blob %s: %s, managed identity, audience %s", u.Host, ac.name, audience)
+	vm := ""
+	if az.Cloud != "" && az.Cloud != ac.name {
+		vm = " (the VM is in " + az.Cloud + ")"
+	}
+	f.logf("Azure Blob %s: %s%s, managed identity, audience %s", u.Host, ac.name, vm, audience)
 	prep := func(r *http.Request) error {
 		r.Header.Set("Authorization", "Bearer "+tok)
 		r.Header.Set("x-ms-version", azureStorageVersion)

@@ -196,7 +196,8 @@ func TestAzureBlob(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var log logRecorder
-			f := &Fetcher{DialContext: dial, OnAzure: c.onAzure, Log: log.logf, TotalTimeout: 15 * time.Second}
+			f := &Fetcher{DialContext: dial, Log: log.logf, TotalTimeout: 15 * time.Second}
+			f.SetAzureBlob(AzureBlobOptions{ManagedIdentity: c.onAzure})
 			if err := f.AddCA(caPEM); err != nil {
 				t.Fatal(err)
 			}

@@ -39,7 +39,7 @@ func (f *Fetcher) fetchGCS(ctx context.Context, u *url.URL, w io.Writer, o Optio
 		return err
 	}
 	var prep func(*http.Request) error
-	if f.OnGCE {
+	if f.gcsOptions().ServiceAccount {
 		if tok, err := f.gceToken(ctx); err != nil {
 			f.logf("GCS: no service-account token (%v); fetching anonymously", err)
 		} else {

@@ -72,7 +72,7 @@ func TestGCS(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			reqs.reset()
-			f.OnGCE = c.onGCE
+			f.SetGCS(GCSOptions{ServiceAccount: c.onGCE})
 			got, err := f.FetchBytes(context.Background(), c.source, Options{})
 			if !errors.Is(err, c.err) {
 				t.Fatalf("FetchBytes(%s) err = %v; want %v", c.source, err, c.err)
@@ -97,7 +97,7 @@ func TestGCS(t *testing.T) {
 		})
 	}
 	// the token is cached
-	f.OnGCE = true
+	f.SetGCS(GCSOptions{ServiceAccount: true})
 	for i := 0; i < 3; i++ {
 		if _, err := f.FetchBytes(context.Background(), "gs://configs/roles/worker.ign", Options{}); err != nil {
 			t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -56,8 +57,40 @@ func (f *Fetcher) client() *http.Client {
 		IdleConnTimeout:       30 * time.Second,
 		ForceAttemptHTTP2:     true,
 	}
-	f.httpc = &httpClient{c: &http.Client{Transport: tr}}
+	f.httpc = &httpClient{c: &http.Client{Transport: tr, CheckRedirect: checkRedirect}}
 	return f.httpc.c
+}
+
+// maxRedirects is how many redirects a fetch follows, as Go's default.
+const maxRedirects = 10
+
+// errRedirects marks a redirect chain that cannot end: a loop, or more
+// than maxRedirects. Retrying would only repeat it.
+var errRedirects = errors.New("redirects")
+
+func checkRedirect(r *http.Request, via []*http.Request) error {
+	for _, v := range via {
+		if v.URL.String() == r.URL.String() {
+			return fmt.Errorf("%w: redirect loop back to %s after %d redirects", errRedirects, Redact(r.URL.String()), len(via))
+		}
+	}
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("%w: stopped after %d redirects", errRedirects, maxRedirects)
+	}
+	return nil
+}
+
+// finalTransportError tells whether a failed request would fail the same
+// way again: a redirect loop, or a certificate the server presents that
+// the roots do not trust, that names another host, or that has expired.
+func finalTransportError(err error) bool {
+	var (
+		cv *tls.CertificateVerificationError
+		ua x509.UnknownAuthorityError
+		he x509.HostnameError
+		ci x509.CertificateInvalidError
+	)
+	return errors.Is(err, errRedirects) || errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
 }
 
 func deref(s *string) string {
@@ -86,9 +119,31 @@ func (f *Fetcher) fetchHTTP(ctx context.Context, u *url.URL, w io.Writer, o Opti
 // (signing, tokens) just before it is sent.
 func (f *Fetcher) fetchHTTPWith(ctx context.Context, u *url.URL, w io.Writer, o Options, prep func(*http.Request) error) error {
 	client := f.client()
+	brk := breaks{last: -1}
 	return f.retry(ctx, methodOf(o)+" "+Redact(u.String()), func() error {
-		return f.attemptHTTP(ctx, client, u, w, o, prep)
+		return f.attemptHTTP(ctx, client, u, w, o, prep, &brk)
 	})
+}
+
+// breaks remembers where the previous attempt's body broke off: a body
+// that breaks off at the same offset twice in a row will do so again (a
+// server that always sends the same truncated file, a proxy that cuts
+// every response at one size), so it is not retried a third time.
+type breaks struct{ last int64 }
+
+// brokeOff is the outcome of an attempt whose body broke off after n
+// bytes: a retry when the destination can start over and the previous
+// attempt did not break off at the same offset, else a final ErrFailed.
+func (b *breaks) brokeOff(o Options, n int64, cause error) error {
+	err := fmt.Errorf("download broke off after %d bytes: %v", n, cause)
+	if b.last == n {
+		return fmt.Errorf("%w: %v, at the same offset as the attempt before", ErrFailed, err)
+	}
+	b.last = n
+	if o.Rewind != nil && o.Rewind() == nil {
+		return &attemptError{err: err, retry: true}
+	}
+	return fmt.Errorf("%w: %v", ErrFailed, err)
 }
 
 func methodOf(o Options) string {
@@ -149,7 +204,7 @@ func (t *trackedReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (f *Fetcher) attemptHTTP(ctx context.Context, client *http.Client, u *url.URL, w io.Writer, o Options, prep func(*http.Request) error) error {
+func (f *Fetcher) attemptHTTP(ctx context.Context, client *http.Client, u *url.URL, w io.Writer, o Options, prep func(*http.Request) error, brk *breaks) error {
 	method := o.Method
 	if method == "" {
 		method = http.MethodGet
@@ -162,15 +217,14 @@ func (f *Fetcher) attemptHTTP(ctx context.Context, client *http.Client, u *url.U
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrFailed, err)
 	}
+	// Ignition's headers, on every request (files and CAs too)
 	ua := f.UserAgent
 	if ua == "" {
-		ua = "ignition-go"
+		ua = defaultUserAgent()
 	}
 	req.Header.Set("User-Agent", ua)
 	req.Header.Set("Accept-Encoding", "identity")
-	if o.Config {
-		req.Header.Set("Accept", "application/vnd.coreos.ignition+json;version="+config.NewestStable.String()+", */*;q=0.1")
-	}
+	req.Header.Set("Accept", acceptHeader)
 	custom := map[string]bool{}
 	for _, h := range o.Headers {
 		if h.Value != nil {
@@ -182,8 +236,8 @@ func (f *Fetcher) attemptHTTP(ctx context.Context, client *http.Client, u *url.U
 		c := *client
 		origHost := u.Host
 		c.CheckRedirect = func(r *http.Request, via []*http.Request) error {
-			if len(via) >= 10 {
-				return errors.New("stopped after 10 redirects")
+			if err := checkRedirect(r, via); err != nil {
+				return err
 			}
 			if r.URL.Host != origHost {
 				for name := range custom {
@@ -201,6 +255,9 @@ func (f *Fetcher) attemptHTTP(ctx context.Context, client *http.Client, u *url.U
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		if finalTransportError(err) {
+			return fmt.Errorf("%w: %v", ErrFailed, redactURLError(err))
+		}
 		return &attemptError{err: redactURLError(err), retry: true}
 	}
 	defer resp.Body.Close()
@@ -214,23 +271,22 @@ func (f *Fetcher) attemptHTTP(ctx context.Context, client *http.Client, u *url.U
 	default:
 		return &statusError{code: code, status: resp.Status, kind: ErrFailed}
 	}
+	if l := limitOf(o); l > 0 && o.Compression == "" && resp.ContentLength > l {
+		return tooLarge(o, l) // said up front: read none of it
+	}
 	body := &trackedReader{r: resp.Body, logf: f.Log, what: methodOf(o) + " " + Redact(u.String()), total: resp.ContentLength}
 	err = deliver(body, w, o)
 	if err == nil {
 		return nil
 	}
 	if body.err != nil {
-		// the download broke off: retry only if the destination can start over
-		err = fmt.Errorf("download broke off after %d bytes: %v", body.n, redactURLError(body.err))
-		if o.Rewind != nil {
-			if rerr := o.Rewind(); rerr == nil {
-				return &attemptError{err: err, retry: true}
-			}
-		}
-		return fmt.Errorf("%w: %v", ErrFailed, err)
+		return brk.brokeOff(o, body.n, redactURLError(body.err))
 	}
 	return err
 }
+
+// acceptHeader is the Accept header Ignition sends with every request.
+var acceptHeader = "application/vnd.coreos.ignition+json;version=" + config.NewestStable.String() + ", */*;q=0.1"
 
 // redactURLError drops the URL net/http puts in its errors (it may carry
 // secrets); the caller names the source in redacted form.

@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/ignition-go/ignition/config"
 )
@@ -38,52 +37,48 @@ var (
 	ErrHashMismatch      = errors.New("hash verification failed")
 	ErrSchemeUnsupported = errors.New("unsupported source scheme")
 	ErrCompression       = errors.New("compression is not supported for this source")
+	// ErrTooLarge: the contents outgrew the fetch's size limit (errors.Is
+	// also matches ErrFailed: it is final).
+	ErrTooLarge = errors.New("resource is larger than its size limit")
 )
 
 // Logf is how the fetcher tells what it does (one line per call).
 type Logf func(format string, args ...any)
 
 // Fetcher fetches resources. The zero value works: no proxy, system roots,
-// Ignition's default timeouts, and no log.
+// Ignition's default timeouts, and no log. Its exported fields are set
+// before the first fetch; what a provider tells it later (per-scheme
+// options: SetS3, SetGCS, SetAzureBlob) goes through methods that are safe
+// to call while fetches run.
 type Fetcher struct {
 	// Log receives one line per attempt that fails and per retry.
 	Log Logf
 	// Offline makes every source but data: fail with ErrNeedNet
 	// (the fetch-offline stage).
 	Offline bool
-	// UserAgent is sent with http(s) requests.
+	// UserAgent is sent with http(s) requests; empty means "Ignition/"
+	// and this module's version.
 	UserAgent string
 	// Timeouts and Proxy come from the config's ignition section.
 	Timeouts config.Timeouts
 	Proxy    config.Proxy
 	// TotalTimeout, when set, bounds every fetch including its retries
 	// (the -fetch-timeout of the fetch stage); otherwise httpTotal does,
-	// and with neither a fetch retries until its context ends.
+	// and with neither a fetch retries until its context ends. With
+	// replaces it by a config's own httpTotal when that is set.
 	TotalTimeout time.Duration
 	// DialContext replaces the network dialer, for tests that serve a
 	// public endpoint from loopback and for special networks.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
-
-	// AWSRegion is the instance's region (from IMDS), a hint for S3. When
-	// it is set and AWSCredentials is nil, S3 requests are signed with the
-	// instance role's credentials (anonymous if there is none).
-	AWSRegion string
-	// AWSCredentials, when set, signs S3 requests.
-	AWSCredentials aws.CredentialsProvider
-	// OnGCE makes gs:// fetches carry the VM's service-account token.
-	OnGCE bool
-	// OnAzure makes fetches from Azure Blob hosts carry the VM's
-	// managed-identity token.
-	OnAzure bool
-	// AzureCloud is the cloud IMDS reports (azEnvironment), logged next to
-	// the cloud a blob host belongs to.
-	AzureCloud string
 
 	mu      sync.Mutex
 	roots   *x509.CertPool // system roots plus added CAs; nil = system only
 	httpc   *httpClient
 	gceTok  gceTokenCache
 	azCreds map[string]azcore.TokenCredential
+	s3      S3Options
+	gcs     GCSOptions
+	azblob  AzureBlobOptions
 }
 
 // Options for one fetch.
@@ -96,9 +91,13 @@ type Options struct {
 	Hash string
 	// Compression is "" or "gzip".
 	Compression string
-	// Config marks a fetch of a machine config: the Accept header then
-	// names the config media type.
+	// Config marks a fetch of a machine config: its size is capped at
+	// config.MaxConfigSize unless MaxSize says otherwise, and an error
+	// about the size calls it a config.
 	Config bool
+	// MaxSize, when > 0, caps the (decompressed) contents: a source that
+	// streams more fails with ErrTooLarge as soon as it passes the cap.
+	MaxSize int64
 	// RetryStatus adds provider-specific status codes to retry (5xx always are).
 	RetryStatus func(code int) bool
 	// Rewind, when set, lets a fetch whose body broke off midway start again:
@@ -125,20 +124,26 @@ func FromResource(r config.Resource) Options {
 
 // With returns a fetcher for a config's own settings: its timeouts and
 // proxy (when set) over this one's, and a copy of the trusted roots that
-// the config's CAs can be added to without affecting this fetcher.
+// the config's CAs can be added to without affecting this fetcher. A
+// config's httpTotal (when > 0) bounds the fetches of the new fetcher,
+// replacing the TotalTimeout it would otherwise inherit. The per-scheme
+// options are copied.
 func (f *Fetcher) With(t config.Timeouts, p config.Proxy) *Fetcher {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	g := &Fetcher{
 		Log: f.Log, Offline: f.Offline, UserAgent: f.UserAgent, Timeouts: f.Timeouts, Proxy: f.Proxy,
-		TotalTimeout: f.TotalTimeout, DialContext: f.DialContext, AWSRegion: f.AWSRegion,
-		AWSCredentials: f.AWSCredentials, OnGCE: f.OnGCE, OnAzure: f.OnAzure, AzureCloud: f.AzureCloud,
+		TotalTimeout: f.TotalTimeout, DialContext: f.DialContext,
+		s3: f.s3, gcs: f.gcs, azblob: f.azblob,
 	}
 	if t.HTTPResponseHeaders != nil {
 		g.Timeouts.HTTPResponseHeaders = t.HTTPResponseHeaders
 	}
 	if t.HTTPTotal != nil {
 		g.Timeouts.HTTPTotal = t.HTTPTotal
+		if *t.HTTPTotal > 0 {
+			g.TotalTimeout = 0 // the deadline is now httpTotal
+		}
 	}
 	if p.HTTPProxy != nil || p.HTTPSProxy != nil || len(p.NoProxy) > 0 {
 		g.Proxy = p
@@ -180,20 +185,18 @@ func (f *Fetcher) Fetch(ctx context.Context, source string, w io.Writer, o Optio
 	return nil
 }
 
-// FetchBytes returns the contents of source.
+// FetchBytes returns the contents of source (nil on error). Its memory
+// stays near the size of the contents, so near the cap when one is set.
 func (f *Fetcher) FetchBytes(ctx context.Context, source string, o Options) ([]byte, error) {
 	var b buffer
 	if o.Rewind == nil {
 		o.Rewind = b.rewind
 	}
-	err := f.Fetch(ctx, source, &b, o)
-	return b.data, err
+	if err := f.Fetch(ctx, source, &b, o); err != nil {
+		return nil, err
+	}
+	return b.bytes(), nil
 }
-
-type buffer struct{ data []byte }
-
-func (b *buffer) Write(p []byte) (int, error) { b.data = append(b.data, p...); return len(p), nil }
-func (b *buffer) rewind() error               { b.data = b.data[:0]; return nil }
 
 func (f *Fetcher) fetch(ctx context.Context, u *url.URL, source string, w io.Writer, o Options) error {
 	if o.Compression != "" && o.Compression != "gzip" {
@@ -206,6 +209,9 @@ func (f *Fetcher) fetch(ctx context.Context, u *url.URL, source string, w io.Wri
 			return fmt.Errorf("%w: invalid data URL: %v", ErrFailed, err)
 		}
 		if o.Compression == "" && o.Hash == "" {
+			if l := limitOf(o); l > 0 && int64(len(data)) > l {
+				return tooLarge(o, l)
+			}
 			_, err := w.Write(data) // inline and small: no copy loop
 			return err
 		}
@@ -220,8 +226,10 @@ func (f *Fetcher) fetch(ctx context.Context, u *url.URL, source string, w io.Wri
 	defer cancel()
 	switch u.Scheme {
 	case "http", "https":
-		if ac, ok := azureBlobCloud(u.Hostname()); ok && u.Scheme == "https" && f.OnAzure {
-			return f.fetchAzureBlob(ctx, u, ac, w, o)
+		if ac, ok := azureBlobCloud(u.Hostname()); ok && u.Scheme == "https" {
+			if az := f.azureBlobOptions(); az.ManagedIdentity {
+				return f.fetchAzureBlob(ctx, u, ac, az, w, o)
+			}
 		}
 		return f.fetchHTTP(ctx, u, w, o)
 	case "tftp":
@@ -252,8 +260,9 @@ func (f *Fetcher) logf(format string, args ...any) {
 	}
 }
 
-// deliver copies r to w through decompression and verification. Nothing of
-// the contents is kept in memory beyond a copy buffer.
+// deliver copies r to w through decompression, the size cap and
+// verification. Nothing of the contents is kept in memory beyond a copy
+// buffer.
 func deliver(r io.Reader, w io.Writer, o Options) error {
 	if o.Compression == "gzip" {
 		zr, err := gzip.NewReader(r)
@@ -262,6 +271,9 @@ func deliver(r io.Reader, w io.Writer, o Options) error {
 		}
 		defer zr.Close()
 		r = zr
+	}
+	if l := limitOf(o); l > 0 {
+		r = &capReader{r: r, left: l, err: tooLarge(o, l)}
 	}
 	if o.Hash == "" {
 		buf := copyBufs.Get().(*[]byte)
@@ -357,8 +369,9 @@ func parseHash(s string) (hash.Hash, []byte, error) {
 }
 
 // Redact renders a source for logs and errors: data URLs by size only,
-// other URLs without passwords and with query values hidden (they carry
-// signatures and tokens such as Azure SAS).
+// other URLs without user info (name and password), with every query value
+// hidden (they carry signatures and tokens such as Azure SAS; a bare key
+// is hidden whole) and without a fragment.
 func Redact(source string) string {
 	if strings.HasPrefix(source, "data:") {
 		return fmt.Sprintf("data URL (%d bytes)", len(source))
@@ -367,30 +380,50 @@ func Redact(source string) string {
 	if err != nil {
 		return "unparseable URL"
 	}
-	if u.User != nil {
-		u.User = url.User(u.User.Username())
-	}
-	if u.RawQuery != "" {
-		q := u.Query()
-		for k := range q {
-			if k != "versionId" {
-				q[k] = []string{"REDACTED"}
+	u.User = nil
+	if u.RawQuery != "" || u.ForceQuery {
+		parts := strings.Split(u.RawQuery, "&")
+		for i, p := range parts {
+			if k, _, ok := strings.Cut(p, "="); ok {
+				parts[i] = k + "=REDACTED"
+			} else if p != "" {
+				parts[i] = "REDACTED"
 			}
 		}
-		u.RawQuery = q.Encode()
+		u.RawQuery = strings.Join(parts, "&")
+	}
+	if u.Fragment != "" || u.RawFragment != "" {
+		u.Fragment, u.RawFragment = "REDACTED", ""
 	}
 	return u.String()
+}
+
+// RedactHeaders renders a header list for logs: the names, every value
+// hidden ("X-Token: REDACTED, X-Empty: (no value)").
+func RedactHeaders(h []config.HTTPHeader) string {
+	parts := make([]string, 0, len(h))
+	for _, x := range h {
+		v := "REDACTED"
+		if x.Value == nil {
+			v = "(no value)"
+		}
+		parts = append(parts, x.Name+": "+v)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func parseURL(s string) (*url.URL, error) { return url.Parse(s) }
 
 // AddCAs fetches the certificate authorities a config lists
 // (ignition.security.tls.certificateAuthorities), each with its own
-// verification, compression and headers, and trusts them for https.
+// verification, compression and headers and capped at
+// config.MaxCABundleSize, and trusts them for https.
 func (f *Fetcher) AddCAs(ctx context.Context, cas []config.Resource) error {
 	for _, ca := range cas {
 		src := deref(ca.Source)
-		pem, err := f.FetchBytes(ctx, src, FromResource(ca))
+		o := FromResource(ca)
+		o.MaxSize = config.MaxCABundleSize
+		pem, err := f.FetchBytes(ctx, src, o)
 		if err != nil {
 			return fmt.Errorf("certificate authority: %w", err)
 		}

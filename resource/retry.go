@@ -60,6 +60,7 @@ func (f *Fetcher) retry(ctx context.Context, what string, attempt func() error) 
 		}
 		var ae *attemptError
 		if !errors.As(err, &ae) || !ae.retry {
+			f.logf("%s: attempt %d: %v; final, no retry", what, n, err)
 			return err
 		}
 		timeout := fmt.Errorf("%w (%d attempts; last: %v)", ErrTimeout, n, ae.err)

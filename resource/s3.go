@@ -95,10 +95,11 @@ func (f *Fetcher) fetchS3(ctx context.Context, u *url.URL, w io.Writer, o Option
 	if err != nil {
 		return err
 	}
-	creds, signed := f.awsCredentials(ctx)
+	so := f.s3Options()
+	creds, signed := f.awsCredentials(ctx, so)
 	region := obj.region
 	if region == "" {
-		hint := f.AWSRegion
+		hint := so.Region
 		if p := obj.partition; p != "" && (hint == "" || partitionOf(hint) != p) {
 			hint = partitionHints[p]
 		}
@@ -134,10 +135,10 @@ func partitionOf(region string) string {
 
 // awsCredentials: the configured provider, else on AWS the instance role,
 // else none (anonymous requests, for public buckets).
-func (f *Fetcher) awsCredentials(ctx context.Context) (aws.Credentials, bool) {
-	p := f.AWSCredentials
+func (f *Fetcher) awsCredentials(ctx context.Context, so S3Options) (aws.Credentials, bool) {
+	p := so.Credentials
 	if p == nil {
-		if f.AWSRegion == "" {
+		if !so.InstanceRole {
 			return aws.Credentials{}, false
 		}
 		p = ec2rolecreds.New(func(o *ec2rolecreds.Options) {

@@ -95,11 +95,11 @@ func TestS3(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			reqs.reset()
-			f.AWSRegion = c.awsRegion
-			f.AWSCredentials = nil
+			so := S3Options{Region: c.awsRegion}
 			if c.signed {
-				f.AWSCredentials = static
+				so.Credentials = static
 			}
+			f.SetS3(so)
 			got, err := f.FetchBytes(context.Background(), c.source, Options{Hash: map[bool]string{true: sha512Of([]byte(c.want))}[c.err == nil]})
 			if !errors.Is(err, c.err) {
 				t.Fatalf("FetchBytes(%s) err = %v; want %v", c.source, err, c.err)
@@ -161,7 +161,7 @@ func TestS3InstanceRole(t *testing.T) {
 		}
 		return s3Dial(ctx, network, addr)
 	}
-	f.AWSRegion = "us-east-1" // on AWS: sign with the instance role
+	f.SetS3(S3Options{Region: "us-east-1", InstanceRole: true}) // on AWS: sign with the instance role
 	got, err := f.FetchBytes(context.Background(), "s3://private/user.ign", Options{})
 	if err != nil || string(got) != "role-signed" {
 		t.Fatalf("FetchBytes(s3 with the instance role) = %q, %v", got, err)

@@ -23,12 +23,28 @@ func (f *Fetcher) fetchTFTP(ctx context.Context, u *url.URL, w io.Writer, o Opti
 		host = net.JoinHostPort(u.Hostname(), "69")
 	}
 	name := strings.TrimPrefix(u.Path, "/")
+	brk := breaks{last: -1}
 	return f.retry(ctx, "TFTP "+Redact(u.String()), func() error {
-		return f.attemptTFTP(ctx, host, name, w, o)
+		return f.attemptTFTP(ctx, host, name, w, o, &brk)
 	})
 }
 
-func (f *Fetcher) attemptTFTP(ctx context.Context, host, name string, w io.Writer, o Options) error {
+// TFTP error codes (RFC 1350) that are the server's final word on a read.
+const (
+	tftpNotFound     = 1
+	tftpAccessDenied = 2
+)
+
+// tftpErrorCode is the code of an ERROR packet the server sent, or -1.
+func tftpErrorCode(err error) int {
+	var code int
+	if _, serr := fmt.Sscanf(err.Error(), "code: %d,", &code); serr != nil {
+		return -1
+	}
+	return code
+}
+
+func (f *Fetcher) attemptTFTP(ctx context.Context, host, name string, w io.Writer, o Options, brk *breaks) error {
 	c, err := tftp.NewClient(host)
 	if err != nil {
 		return &attemptError{err: err, retry: true}
@@ -44,8 +60,11 @@ func (f *Fetcher) attemptTFTP(ctx context.Context, host, name string, w io.Write
 	c.SetBackoff(func(int) time.Duration { return 0 })
 	wt, err := c.Receive(name, "octet")
 	if err != nil {
-		if strings.Contains(strings.ToLower(err.Error()), "not found") {
-			return fmt.Errorf("%w (%v)", ErrNotFound, err)
+		switch tftpErrorCode(err) {
+		case tftpNotFound:
+			return fmt.Errorf("%w: TFTP server: %v", ErrNotFound, err)
+		case tftpAccessDenied:
+			return fmt.Errorf("%w: TFTP server: %v", ErrFailed, err)
 		}
 		return &attemptError{err: err, retry: true}
 	}
@@ -61,11 +80,7 @@ func (f *Fetcher) attemptTFTP(ctx context.Context, host, name string, w io.Write
 		return nil
 	}
 	if body.err != nil {
-		err = fmt.Errorf("transfer broke off after %d bytes: %v", body.n, body.err)
-		if o.Rewind != nil && o.Rewind() == nil {
-			return &attemptError{err: err, retry: true}
-		}
-		return fmt.Errorf("%w: %v", ErrFailed, err)
+		return brk.brokeOff(o, body.n, body.err)
 	}
 	return err
 }

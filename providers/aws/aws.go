@@ -37,16 +37,24 @@ func token(ctx context.Context, e *providers.Env) (string, error) {
 }
 
 func get(ctx context.Context, e *providers.Env, tok, path string) ([]byte, error) {
-	var h []config.HTTPHeader
-	if tok != "" {
-		h = []config.HTTPHeader{{Name: "X-aws-ec2-metadata-token", Value: &tok}}
+	return e.Fetcher.FetchBytes(ctx, imds+path, resource.Options{Headers: tokenHeader(tok)})
+}
+
+// getConfig fetches user data: a config, capped at config.MaxConfigSize.
+func getConfig(ctx context.Context, e *providers.Env, tok, path string) ([]byte, error) {
+	return e.Fetcher.FetchBytes(ctx, imds+path, resource.Options{Headers: tokenHeader(tok), Config: true})
+}
+
+func tokenHeader(tok string) []config.HTTPHeader {
+	if tok == "" {
+		return nil
 	}
-	return e.Fetcher.FetchBytes(ctx, imds+path, resource.Options{Headers: h})
+	return []config.HTTPHeader{{Name: "X-aws-ec2-metadata-token", Value: &tok}}
 }
 
 // Init gives the fetcher the instance's region, so that s3:// URLs are
-// fetched in the instance's partition (AWS China, GovCloud). Offline it
-// does nothing.
+// fetched in the instance's partition (AWS China, GovCloud) and signed
+// with the instance role. Offline it does nothing.
 func (a *aws) Init(ctx context.Context, e *providers.Env) error {
 	if e.Fetcher.Offline {
 		return nil
@@ -61,8 +69,9 @@ func (a *aws) Init(ctx context.Context, e *providers.Env) error {
 		e.Log.Warnf("AWS: region unknown (%v); S3 assumes us-east-1", err)
 		return nil
 	}
-	e.Fetcher.AWSRegion = strings.TrimSpace(string(r))
-	e.Log.Infof("AWS: region %s", e.Fetcher.AWSRegion)
+	region := strings.TrimSpace(string(r))
+	e.Fetcher.SetS3(resource.S3Options{Region: region, InstanceRole: true})
+	e.Log.Infof("AWS: region %s", region)
 	return nil
 }
 
@@ -73,7 +82,7 @@ func (a *aws) Fetch(ctx context.Context, e *providers.Env) ([]byte, error) {
 		done(err)
 		return nil, err
 	}
-	b, err := get(ctx, e, tok, "/latest/user-data")
+	b, err := getConfig(ctx, e, tok, "/latest/user-data")
 	if errors.Is(err, resource.ErrNotFound) {
 		done(nil)
 		return nil, providers.ErrNoConfig

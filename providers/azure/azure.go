@@ -41,29 +41,33 @@ func strp(s string) *string { return &s }
 // IMDS answers 404, 410 and 429 while it warms up: retry those as well.
 func imdsRetry(code int) bool { return code == 404 || code == 410 || code == 429 }
 
-func imdsGet(ctx context.Context, e *providers.Env, what string) ([]byte, error) {
-	return e.Fetcher.FetchBytes(ctx, imds+what+"?"+apiVersion+"&format=text", resource.Options{
-		Headers:     []config.HTTPHeader{{Name: "Metadata", Value: strp("true")}},
-		RetryStatus: imdsRetry,
-	})
+// maxUserData caps IMDS userData: the base64 of a config of
+// config.MaxConfigSize (4/3 of it), rounded up to a MiB.
+const maxUserData = (config.MaxConfigSize/3*4 + 1<<20 - 1) &^ (1<<20 - 1)
+
+func imdsGet(ctx context.Context, e *providers.Env, what string, o resource.Options) ([]byte, error) {
+	o.Headers = []config.HTTPHeader{{Name: "Metadata", Value: strp("true")}}
+	o.RetryStatus = imdsRetry
+	return e.Fetcher.FetchBytes(ctx, imds+what+"?"+apiVersion+"&format=text", o)
 }
 
 // Init turns on managed-identity blob fetches and records the cloud IMDS
 // reports.
 func (a *azure) Init(ctx context.Context, e *providers.Env) error {
-	e.Fetcher.OnAzure = true
+	e.Fetcher.SetAzureBlob(resource.AzureBlobOptions{ManagedIdentity: true})
 	if e.Fetcher.Offline {
 		return nil
 	}
 	ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	env, err := imdsGet(ictx, e, "azEnvironment")
+	env, err := imdsGet(ictx, e, "azEnvironment", resource.Options{MaxSize: 4 << 10})
 	if err != nil {
 		e.Log.Warnf("Azure: cloud unknown from IMDS: %v", err)
 		return nil
 	}
-	e.Fetcher.AzureCloud = strings.TrimSpace(string(env))
-	e.Log.Infof("Azure: cloud %s", e.Fetcher.AzureCloud)
+	cloud := strings.TrimSpace(string(env))
+	e.Fetcher.SetAzureBlob(resource.AzureBlobOptions{ManagedIdentity: true, Cloud: cloud})
+	e.Log.Infof("Azure: cloud %s", cloud)
 	return nil
 }
 
@@ -72,7 +76,7 @@ func (a *azure) Fetch(ctx context.Context, e *providers.Env) ([]byte, error) {
 		return nil, resource.ErrNeedNet
 	}
 	done := e.Log.Op("fetching user data from Azure IMDS")
-	b, err := imdsGet(ctx, e, "userData")
+	b, err := imdsGet(ctx, e, "userData", resource.Options{Config: true, MaxSize: maxUserData})
 	done(err)
 	if err != nil {
 		return nil, err
@@ -81,6 +85,9 @@ func (a *azure) Fetch(ctx context.Context, e *providers.Env) ([]byte, error) {
 		data, err := base64.StdEncoding.DecodeString(s)
 		if err != nil {
 			return nil, fmt.Errorf("IMDS userData is not base64: %w", err)
+		}
+		if len(data) > config.MaxConfigSize {
+			return nil, fmt.Errorf("IMDS userData: config is larger than the %d MiB limit", config.MaxConfigSize>>20)
 		}
 		return data, nil
 	}

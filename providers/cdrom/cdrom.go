@@ -17,10 +17,10 @@ import (
 	"github.com/ignition-go/ignition/providers"
 )
 
-// SysBlock and DevDir are where block devices are listed and opened.
-var (
-	SysBlock = "/sys/class/block"
-	DevDir   = "/dev"
+// Where block devices are listed and opened, unless Env says otherwise.
+const (
+	sysBlock = "/sys/class/block"
+	devDir   = "/dev"
 )
 
 const (
@@ -36,7 +36,7 @@ func CustomData(ctx context.Context, e *providers.Env, fstypes ...string) ([]byt
 	start := time.Now()
 	lastLog := start
 	for {
-		data, found, err := scan(fstypes)
+		data, found, err := scan(e, fstypes)
 		if found || err != nil {
 			if err == nil && data == nil {
 				err = providers.ErrNoConfig
@@ -61,14 +61,15 @@ func CustomData(ctx context.Context, e *providers.Env, fstypes ...string) ([]byt
 }
 
 // scan looks at every CD-ROM drive with a disc in it.
-func scan(fstypes []string) (data []byte, found bool, err error) {
-	entries, _ := os.ReadDir(SysBlock)
+func scan(e *providers.Env, fstypes []string) (data []byte, found bool, err error) {
+	sys := providers.Dir(e.SysBlockDir, sysBlock)
+	entries, _ := os.ReadDir(sys)
 	for _, ent := range entries {
 		name := ent.Name()
-		if !isCDROM(name) {
+		if !isCDROM(sys, name) {
 			continue
 		}
-		dev := filepath.Join(DevDir, name)
+		dev := filepath.Join(providers.Dir(e.DevDir, devDir), name)
 		if !discReady(dev) {
 			continue
 		}
@@ -83,8 +84,8 @@ func scan(fstypes []string) (data []byte, found bool, err error) {
 }
 
 // isCDROM: SCSI type 5 (sr*), or the kernel's "removable" ATA CD drives.
-func isCDROM(name string) bool {
-	if t, err := os.ReadFile(filepath.Join(SysBlock, name, "device", "type")); err == nil && strings.TrimSpace(string(t)) == "5" {
+func isCDROM(sys, name string) bool {
+	if t, err := os.ReadFile(filepath.Join(sys, name, "device", "type")); err == nil && strings.TrimSpace(string(t)) == "5" {
 		return true
 	}
 	return strings.HasPrefix(name, "sr")
@@ -115,12 +116,17 @@ func readMedia(dev, fstype string) ([]byte, bool, error) {
 	if _, err := os.Stat(filepath.Join(mnt, "ovf-env.xml")); err != nil {
 		return nil, false, nil
 	}
-	b, err := os.ReadFile(filepath.Join(mnt, "CustomData.bin"))
+	f, err := os.Open(filepath.Join(mnt, "CustomData.bin"))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, true, nil
 	}
 	if err != nil {
 		return nil, true, fmt.Errorf("%s: CustomData.bin: %w", dev, err)
+	}
+	defer f.Close()
+	b, err := providers.ReadConfig(f, dev+": CustomData.bin")
+	if err != nil {
+		return nil, true, err
 	}
 	return b, true, nil
 }

@@ -20,14 +20,17 @@ const userData = "http://169.254.169.254/computeMetadata/v1/instance/attributes/
 
 // Init makes gs:// fetches carry the VM's service-account token.
 func (gcp) Init(_ context.Context, e *providers.Env) error {
-	e.Fetcher.OnGCE = true
+	e.Fetcher.SetGCS(resource.GCSOptions{ServiceAccount: true})
 	return nil
 }
 
 func (gcp) Fetch(ctx context.Context, e *providers.Env) ([]byte, error) {
 	done := e.Log.Op("fetching user-data from the GCE metadata server")
 	flavor := "Google"
-	b, err := e.Fetcher.FetchBytes(ctx, userData, resource.Options{Headers: []config.HTTPHeader{{Name: "Metadata-Flavor", Value: &flavor}}})
+	b, err := e.Fetcher.FetchBytes(ctx, userData, resource.Options{
+		Headers: []config.HTTPHeader{{Name: "Metadata-Flavor", Value: &flavor}},
+		Config:  true, // capped at config.MaxConfigSize
+	})
 	if errors.Is(err, resource.ErrNotFound) {
 		done(nil)
 		return nil, providers.ErrNoConfig

@@ -16,13 +16,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ignition-go/ignition/config"
 	"github.com/ignition-go/ignition/providers"
 )
 
 func init() { providers.Register("qemu", func() providers.Provider { return qemu{} }) }
 
-// FwCfg is the fw_cfg directory in sysfs.
-var FwCfg = "/sys/firmware/qemu_fw_cfg"
+// fwCfg is the fw_cfg directory in sysfs, unless Env.FwCfgDir says otherwise.
+const fwCfg = "/sys/firmware/qemu_fw_cfg"
 
 const entry = "by_name/opt/com.coreos/config"
 
@@ -31,7 +32,8 @@ type qemu struct{}
 func (qemu) Init(context.Context, *providers.Env) error { return nil }
 
 func (qemu) Fetch(ctx context.Context, e *providers.Env) ([]byte, error) {
-	if _, err := os.Stat(FwCfg); errors.Is(err, os.ErrNotExist) {
+	root := providers.Dir(e.FwCfgDir, fwCfg)
+	if _, err := os.Stat(root); errors.Is(err, os.ErrNotExist) {
 		done := e.Log.Op("loading the qemu_fw_cfg kernel module")
 		out, err := exec.CommandContext(ctx, "modprobe", "qemu_fw_cfg").CombinedOutput()
 		if err != nil {
@@ -39,7 +41,7 @@ func (qemu) Fetch(ctx context.Context, e *providers.Env) ([]byte, error) {
 		}
 		done(err)
 	}
-	dir := filepath.Join(FwCfg, entry)
+	dir := filepath.Join(root, entry)
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		e.Log.Infof("no fw_cfg entry opt/com.coreos/config")
 		return nil, providers.ErrNoConfig
@@ -52,10 +54,17 @@ func (qemu) Fetch(ctx context.Context, e *providers.Env) ([]byte, error) {
 
 // readRaw reads the entry in large reads: the kernel re-walks the file for
 // every read, so small reads make big configs quadratic (Ignition #1259).
+// A config larger than config.MaxConfigSize is refused: from its size
+// file when that says so, else after reading one byte past the cap.
 func readRaw(dir string, e *providers.Env) ([]byte, error) {
+	const limit = config.MaxConfigSize
+	tooLarge := fmt.Errorf("fw_cfg opt/com.coreos/config: config is larger than the %d MiB limit", limit>>20)
 	var size int
 	if s, err := os.ReadFile(filepath.Join(dir, "size")); err == nil {
 		size, _ = strconv.Atoi(strings.TrimSpace(string(s)))
+	}
+	if size > limit {
+		return nil, tooLarge
 	}
 	f, err := os.Open(filepath.Join(dir, "raw"))
 	if err != nil {
@@ -65,8 +74,14 @@ func readRaw(dir string, e *providers.Env) ([]byte, error) {
 	buf := make([]byte, 0, max(size, 4096))
 	start := time.Now()
 	for {
+		if len(buf) > limit {
+			return nil, tooLarge
+		}
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			// grow by doubling, but never past one byte over the cap
+			nb := make([]byte, len(buf), min(2*cap(buf), limit+1))
+			copy(nb, buf)
+			buf = nb
 		}
 		n, err := f.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
