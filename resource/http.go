@@ -215,7 +215,7 @@ func (f *Fetcher) attemptHTTP(ctx context.Context, client *http.Client, u *url.U
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), reqBody)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrFailed, err)
+		return fmt.Errorf("%w: %v", ErrFailed, redactURLError(err)) // a parse error quotes the URL
 	}
 	// Ignition's headers, on every request (files and CAs too)
 	ua := f.UserAgent
