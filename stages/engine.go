@@ -23,6 +23,7 @@ import (
 	"github.com/ignition-go/ignition/internal/log"
 	"github.com/ignition-go/ignition/providers"
 	"github.com/ignition-go/ignition/resource"
+	"github.com/ignition-go/ignition/stages/disks"
 )
 
 // Engine holds what every stage needs.
@@ -68,6 +69,13 @@ func (e *Engine) providerEnv() *providers.Env {
 type State struct {
 	FetchedConfigs     []FetchedConfig `json:"fetchedConfigs"`
 	UserConfigProvided bool            `json:"userConfigProvided"`
+	// DevAliases maps the config's device paths to the nodes the disks
+	// stage found or made (udev may not have made /dev/disk links yet).
+	DevAliases map[string]string `json:"devAliases,omitempty"`
+	// Mounts are what the mount stage mounted, for umount.
+	Mounts []disks.Mounted `json:"mounts,omitempty"`
+	// MountPoints are the directories the mount stage created.
+	MountPoints []string `json:"mountPoints,omitempty"`
 }
 
 // FetchedConfig records one config that was read, by redacted source.

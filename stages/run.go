@@ -12,6 +12,7 @@ import (
 	"github.com/ignition-go/ignition/config"
 	"github.com/ignition-go/ignition/internal/command"
 	"github.com/ignition-go/ignition/resource"
+	"github.com/ignition-go/ignition/stages/disks"
 	"github.com/ignition-go/ignition/stages/files"
 )
 
@@ -238,25 +239,103 @@ func refuse(stage string, asks []string) error {
 	return fmt.Errorf("%s stage: the config asks for %s: %w", stage, strings.Join(asks, ", "), ErrNotImplemented)
 }
 
-func planDisks(ctx context.Context, e *Engine, cfg config.Config) (Plan, error) {
-	s := cfg.Storage
-	if len(s.Disks)+len(s.Raid)+len(s.Luks)+len(s.Filesystems) > 0 {
-		return nil, refuse("disks", []string{"disks, RAID, LUKS or filesystems"})
-	}
-	return nothing{"disks", "no disks, RAID, LUKS or filesystems"}, nil
+func (e *Engine) diskOptions() disks.Options {
+	return disks.Options{Runner: e.runner(), Log: e.Log}
 }
+
+// disksPlan partitions disks and makes filesystems.
+type disksPlan struct{ plan *disks.Plan }
+
+func planDisks(ctx context.Context, e *Engine, cfg config.Config) (Plan, error) {
+	if disks.Empty(cfg) {
+		return nothing{"disks", "no disks, RAID, LUKS or filesystems"}, nil
+	}
+	p, err := disks.MakePlan(ctx, cfg, e.diskOptions())
+	if err != nil {
+		return nil, fmt.Errorf("disks stage: %w", err)
+	}
+	return disksPlan{p}, nil
+}
+
+func (p disksPlan) Print(w io.Writer) { p.plan.Print(w) }
+
+func (p disksPlan) Apply(ctx context.Context, e *Engine) error {
+	if err := p.plan.Apply(ctx, e.diskOptions()); err != nil {
+		return fmt.Errorf("disks stage: %w", err)
+	}
+	st, err := e.LoadState()
+	if err != nil {
+		return fmt.Errorf("state file: %w", err)
+	}
+	st.DevAliases = p.plan.Aliases
+	return e.SaveState(st)
+}
+
+// mountPlan mounts the config's filesystems under the root.
+type mountPlan struct{ plan *disks.MountPlan }
 
 func planMount(ctx context.Context, e *Engine, cfg config.Config) (Plan, error) {
-	for _, f := range cfg.Storage.Filesystems {
-		if f.Path != nil && *f.Path != "" {
-			return nil, refuse("mount", []string{"mounting filesystems"})
-		}
+	st, err := e.LoadState()
+	if err != nil {
+		return nil, fmt.Errorf("state file: %w", err)
 	}
-	return nothing{"mount", "no filesystems to mount"}, nil
+	mp := disks.PlanMounts(cfg, e.Root, st.DevAliases)
+	if len(mp.Mounts) == 0 {
+		return nothing{"mount", "no filesystems to mount"}, nil
+	}
+	return mountPlan{mp}, nil
 }
 
+func (p mountPlan) Print(w io.Writer) { p.plan.Print(w) }
+
+func (p mountPlan) Apply(ctx context.Context, e *Engine) error {
+	st, err := e.LoadState()
+	if err != nil {
+		return fmt.Errorf("state file: %w", err)
+	}
+	created, err := p.plan.Apply(ctx, e.diskOptions(), func(m []disks.Mounted) error {
+		st.Mounts = m
+		return e.SaveState(st)
+	})
+	if len(created) > 0 {
+		st.MountPoints = append(st.MountPoints, created...)
+		if serr := e.SaveState(st); err == nil {
+			err = serr
+		}
+	}
+	return err
+}
+
+// umountPlan undoes what the mount stage mounted, from the state.
+type umountPlan struct{ mounts []disks.Mounted }
+
 func planUmount(ctx context.Context, e *Engine, cfg config.Config) (Plan, error) {
-	return nothing{"umount", "nothing was mounted"}, nil
+	st, err := e.LoadState()
+	if err != nil {
+		return nil, fmt.Errorf("state file: %w", err)
+	}
+	if len(st.Mounts) == 0 {
+		return nothing{"umount", "nothing was mounted"}, nil
+	}
+	return umountPlan{st.Mounts}, nil
+}
+
+func (p umountPlan) Print(w io.Writer) {
+	for i := len(p.mounts) - 1; i >= 0; i-- {
+		fmt.Fprintf(w, "umount: would unmount %s\n", p.mounts[i].Host)
+	}
+}
+
+func (p umountPlan) Apply(ctx context.Context, e *Engine) error {
+	if err := disks.Unmount(ctx, p.mounts, e.diskOptions()); err != nil {
+		return err
+	}
+	st, err := e.LoadState()
+	if err != nil {
+		return fmt.Errorf("state file: %w", err)
+	}
+	st.Mounts = nil
+	return e.SaveState(st)
 }
 
 // filesPlan writes users, files, directories, links and units into the

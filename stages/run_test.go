@@ -17,6 +17,7 @@ import (
 	"github.com/ignition-go/ignition/internal/log"
 	"github.com/ignition-go/ignition/providers"
 	"github.com/ignition-go/ignition/resource"
+	"github.com/ignition-go/ignition/stages/disks"
 )
 
 // platform is a provider holding a fixed user config.
@@ -106,16 +107,16 @@ func TestKargsGoesThroughTheRunner(t *testing.T) {
 	}
 }
 
-func TestDisksAndMountRefuseBeforeTouching(t *testing.T) {
-	cfg := `{"ignition":{"version":"3.6.0"},"storage":{"filesystems":[{"device":"/dev/vdb","format":"ext4","path":"/var"}]}}`
+func TestLUKSRefusedBeforeTouching(t *testing.T) {
+	cfg := `{"ignition":{"version":"3.6.0"},"storage":{"luks":[{"name":"data","device":"/dev/nonexistent"}]}}`
 	w := newWorld(t, cfg, "")
 	ctx := context.Background()
 	if err := w.e.Run(ctx, "fetch-offline"); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"disks", "mount"} {
-		if err := w.e.Run(ctx, s); !errors.Is(err, ErrNotImplemented) {
-			t.Errorf("Run(%s) = %v; want ErrNotImplemented", s, err)
+	for _, s := range []string{"disks", "files"} {
+		if err := w.e.Run(ctx, s); !errors.Is(err, ErrNotImplemented) && !errors.Is(err, disks.ErrNotSupported) {
+			t.Errorf("Run(%s) = %v; want a refusal", s, err)
 		}
 	}
 	if len(w.run.Ran) != 0 {

@@ -136,7 +136,7 @@ func TestAzure(t *testing.T) {
 	}
 
 	// a failing stage reports NotReady with what failed
-	imds.UserData = []byte(`{"ignition":{"version":"3.4.0"},"storage":{"disks":[{"device":"/dev/vdb","wipeTable":true}]},"passwd":{"users":[{"name":"a","passwordHash":"$6$SECRET"}]}}`)
+	imds.UserData = []byte(`{"ignition":{"version":"3.4.0"},"storage":{"disks":[{"device":"/dev/null","wipeTable":true}]},"passwd":{"users":[{"name":"a","passwordHash":"$6$SECRET"}]}}`)
 	m = newMachine(t)
 	m.run("azure", "fetch")
 	r = m.run("azure", "disks")

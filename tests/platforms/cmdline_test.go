@@ -241,11 +241,20 @@ func TestDryRun(t *testing.T) {
 // Stages this build cannot carry out yet fail before touching anything.
 func TestUnsupportedStageWorkFailsClosed(t *testing.T) {
 	m := newMachine(t)
-	m.write(m.conf, `{"ignition":{"version":"3.4.0"},"storage":{"disks":[{"device":"/dev/vdb","wipeTable":true}]}}`)
+	// RAID is refused in the plan, before any device is looked at (the
+	// devices named here do not exist)
+	m.write(m.conf, `{"ignition":{"version":"3.4.0"},"storage":{"raid":[{"name":"md0","level":"raid1","devices":["/dev/nonexistent-a","/dev/nonexistent-b"]}]}}`)
 	m.run("file", "fetch-offline")
 	r := m.run("file", "disks")
 	if r.code != 1 || !strings.Contains(r.stderr, "not supported by this build yet") {
 		t.Fatalf("disks exit %d: %s", r.code, r.stderr)
+	}
+	// a device that is not a block device fails the plan at once
+	m.write(m.conf, `{"ignition":{"version":"3.4.0"},"storage":{"disks":[{"device":"/dev/null","wipeTable":true}]}}`)
+	m.run("file", "fetch-offline")
+	r = m.run("file", "disks")
+	if r.code != 1 || !strings.Contains(r.stderr, "/dev/null is not a block device") {
+		t.Fatalf("disks on /dev/null: exit %d: %s", r.code, r.stderr)
 	}
 }
 

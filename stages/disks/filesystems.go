@@ -1,0 +1,253 @@
+package disks
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/ignition-go/ignition/config"
+	"github.com/ignition-go/ignition/internal/command"
+)
+
+// FSAction is what happens to one filesystem.
+type FSAction string
+
+const (
+	FSKeep    FSAction = "keep"
+	FSCreate  FSAction = "create"
+	FSWipe    FSAction = "wipe"
+	FSNothing FSAction = "nothing"
+)
+
+// FSPlan is one filesystem's fate.
+type FSPlan struct {
+	Device                string // as the config names it
+	Node                  string // the device node it is (or will be)
+	Format, Label, UUID   string
+	Options, MountOptions []string
+	Path                  string
+	Action                FSAction
+	Why                   string
+	Have                  Probe // what is on the device now
+}
+
+// Probe is what blkid finds on a device.
+type Probe struct {
+	Type, Label, UUID string
+	PTType            string // a partition table
+}
+
+func (p Probe) String() string {
+	switch {
+	case p.Type != "":
+		s := p.Type
+		if p.Label != "" {
+			s += fmt.Sprintf(" label %q", p.Label)
+		}
+		if p.UUID != "" {
+			s += " uuid " + p.UUID
+		}
+		return s
+	case p.PTType != "":
+		return "a " + p.PTType + " partition table"
+	}
+	return "nothing"
+}
+
+// probe runs blkid in low-level mode on a device, or on a stretch of a
+// disk (a partition this run is about to create there).
+func (p *planner) probe(ctx context.Context, dev string, offset, size uint64) (Probe, error) {
+	args := []string{"-p", "-o", "export"}
+	if size > 0 {
+		args = append(args, "--offset", strconv.FormatUint(offset, 10), "--size", strconv.FormatUint(size, 10))
+	}
+	args = append(args, dev)
+	res, err := p.run.Run(ctx, command.Cmd{Name: "blkid", Args: args, Quiet: true})
+	if command.ExitCode(err) == 2 {
+		return Probe{}, nil // nothing found
+	}
+	if err != nil {
+		return Probe{}, fmt.Errorf("probing %s: %w", dev, err)
+	}
+	var pr Probe
+	sc := bufio.NewScanner(bytes.NewReader(res.Stdout))
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), "=")
+		switch k {
+		case "TYPE":
+			pr.Type = v
+		case "LABEL":
+			pr.Label = v
+		case "UUID":
+			pr.UUID = v
+		case "PTTYPE":
+			pr.PTType = v
+		}
+	}
+	return pr, nil
+}
+
+// planFS applies Ignition's reuse rules: no wipeFilesystem and the same
+// format with matching label and UUID (where given) keeps the filesystem;
+// nothing there makes one; anything else there is refused, unless
+// wipeFilesystem.
+func (p *planner) planFS(ctx context.Context, f config.Filesystem, fut map[string]future) (*FSPlan, error) {
+	fp := &FSPlan{Device: f.Device, Format: deref(f.Format), Label: deref(f.Label), UUID: deref(f.UUID),
+		Options: f.Options, MountOptions: f.MountOptions, Path: deref(f.Path)}
+	wipe := isTrue(f.WipeFilesystem)
+	if fp.Format == "" {
+		fp.Action, fp.Why = FSNothing, "no format given"
+		if n, ok := fut[f.Device]; ok {
+			fp.Node = n.node
+		} else if node, err := p.device(ctx, f.Device); err == nil {
+			fp.Node = node
+		} else {
+			return nil, err
+		}
+		return fp, nil
+	}
+	switch fp.Format {
+	case "ext4", "btrfs", "xfs", "swap", "vfat", "none":
+	default:
+		return nil, fmt.Errorf("filesystem on %s: format %s: %w", f.Device, fp.Format, ErrNotSupported)
+	}
+	if n, ok := fut[f.Device]; ok {
+		fp.Node = n.node
+		ss := uint64(n.disk.Before.SectorSize)
+		have, err := p.probe(ctx, n.disk.Node, n.part.Start*ss, n.part.Size*ss)
+		if err != nil {
+			return nil, err
+		}
+		fp.Have = have
+	} else {
+		node, err := p.device(ctx, f.Device)
+		if err != nil {
+			return nil, err
+		}
+		fp.Node = node
+		if fp.Have, err = p.probe(ctx, node, 0, 0); err != nil {
+			return nil, err
+		}
+	}
+	have := fp.Have
+	switch {
+	case wipe:
+		fp.Action, fp.Why = FSCreate, "wipeFilesystem"
+		if have.Type != "" || have.PTType != "" {
+			fp.Why += ", replacing " + have.String()
+		}
+		if fp.Format == "none" {
+			fp.Action = FSWipe
+		}
+	case have.Type == "" && have.PTType != "":
+		return nil, fmt.Errorf("filesystem on %s: the device holds %s; set wipeFilesystem to replace it", f.Device, have)
+	case have.Type == "":
+		fp.Action, fp.Why = FSCreate, "nothing there"
+		if fp.Format == "none" {
+			fp.Action, fp.Why = FSNothing, "nothing there, as asked"
+		}
+	case fp.Format == "none":
+		return nil, fmt.Errorf("filesystem on %s: format is none but the device holds %s; set wipeFilesystem to erase it", f.Device, have)
+	case blkidType(fp.Format) != have.Type:
+		return nil, fmt.Errorf("filesystem on %s: the device holds %s, not %s; set wipeFilesystem to replace it", f.Device, have, fp.Format)
+	case fp.Label != "" && fp.Label != have.Label:
+		return nil, fmt.Errorf("filesystem on %s: %s has label %q, not %q; set wipeFilesystem to replace it", f.Device, have.Type, have.Label, fp.Label)
+	case fp.UUID != "" && !sameUUID(fp.UUID, have.UUID):
+		return nil, fmt.Errorf("filesystem on %s: %s has uuid %s, not %s; set wipeFilesystem to replace it", f.Device, have.Type, have.UUID, fp.UUID)
+	default:
+		fp.Action, fp.Why = FSKeep, "reusing "+have.String()
+	}
+	if fp.Action == FSCreate || fp.Action == FSWipe {
+		if _, ok := fut[f.Device]; !ok {
+			if why, err := p.sys.InUse(fp.Node); err != nil {
+				return nil, fmt.Errorf("filesystem on %s: %w", f.Device, err)
+			} else if why != "" {
+				return nil, fmt.Errorf("filesystem on %s: refusing to change a device in use: %s", f.Device, why)
+			}
+		}
+	}
+	return fp, nil
+}
+
+// blkidType is the TYPE blkid reports for a config format.
+func blkidType(format string) string {
+	if format == "vfat" {
+		return "vfat"
+	}
+	return format
+}
+
+func sameUUID(a, b string) bool {
+	norm := func(s string) string { return strings.ToLower(strings.ReplaceAll(s, "-", "")) }
+	return norm(a) == norm(b)
+}
+
+// cmds are the programs that make the filesystem: wipefs when something
+// is there to erase, then mkfs with the config's options first, ours
+// after and the device last.
+func (fp *FSPlan) cmds() []command.Cmd {
+	var out []command.Cmd
+	if fp.Action != FSCreate && fp.Action != FSWipe {
+		return nil
+	}
+	if fp.Have.Type != "" || fp.Have.PTType != "" || fp.Action == FSWipe {
+		out = append(out, command.Cmd{Name: "wipefs", Args: []string{"-a", fp.Node}})
+	}
+	if fp.Action == FSWipe {
+		return out
+	}
+	var name string
+	args := append([]string(nil), fp.Options...)
+	switch fp.Format {
+	case "ext4":
+		name = "mkfs.ext4"
+		args = append(args, "-F")
+		if fp.UUID != "" {
+			args = append(args, "-U", fp.UUID)
+		}
+		if fp.Label != "" {
+			args = append(args, "-L", fp.Label)
+		}
+	case "btrfs":
+		name = "mkfs.btrfs"
+		args = append(args, "--force")
+		if fp.UUID != "" {
+			args = append(args, "-U", fp.UUID)
+		}
+		if fp.Label != "" {
+			args = append(args, "-L", fp.Label)
+		}
+	case "xfs":
+		name = "mkfs.xfs"
+		args = append(args, "-f")
+		if fp.UUID != "" {
+			args = append(args, "-m", "uuid="+fp.UUID)
+		}
+		if fp.Label != "" {
+			args = append(args, "-L", fp.Label)
+		}
+	case "swap":
+		name = "mkswap"
+		args = append(args, "-f")
+		if fp.UUID != "" {
+			args = append(args, "-U", fp.UUID)
+		}
+		if fp.Label != "" {
+			args = append(args, "-L", fp.Label)
+		}
+	case "vfat":
+		name = "mkfs.fat"
+		if fp.UUID != "" {
+			args = append(args, "-i", strings.ReplaceAll(fp.UUID, "-", ""))
+		}
+		if fp.Label != "" {
+			args = append(args, "-n", fp.Label)
+		}
+	default:
+		return out
+	}
+	return append(out, command.Cmd{Name: name, Args: append(args, fp.Node)})
+}

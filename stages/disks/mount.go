@@ -1,0 +1,136 @@
+package disks
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ignition-go/ignition/config"
+	"github.com/ignition-go/ignition/internal/blockdev"
+	"github.com/ignition-go/ignition/internal/command"
+	"github.com/ignition-go/ignition/internal/rootfs"
+)
+
+// Mount is one filesystem to mount under the target root.
+type Mount struct {
+	Device  string // as the config names it
+	Node    string // what the disks stage found or made there
+	Path    string // inside the root
+	Format  string
+	Options []string
+}
+
+// Mounted is a mount the mount stage made, for the umount stage.
+type Mounted struct {
+	Path string `json:"path"` // inside the root
+	Host string `json:"host"` // where it is on this machine
+}
+
+// MountPlan mounts filesystems by the depth of their path.
+type MountPlan struct {
+	Root   string
+	Mounts []Mount
+}
+
+// PlanMounts lists the filesystems the config mounts (those with a path
+// and a format other than none and swap), parents first. aliases are the
+// device nodes the disks stage recorded.
+func PlanMounts(cfg config.Config, root string, aliases map[string]string) *MountPlan {
+	mp := &MountPlan{Root: root}
+	for _, f := range cfg.Storage.Filesystems {
+		format := deref(f.Format)
+		if f.Path == nil || *f.Path == "" || format == "" || format == "none" || format == "swap" {
+			continue
+		}
+		m := Mount{Device: f.Device, Node: f.Device, Path: path.Clean(*f.Path), Format: format, Options: f.MountOptions}
+		if n, ok := aliases[f.Device]; ok {
+			m.Node = n
+		}
+		mp.Mounts = append(mp.Mounts, m)
+	}
+	sort.SliceStable(mp.Mounts, func(i, j int) bool {
+		return strings.Count(mp.Mounts[i].Path, "/") < strings.Count(mp.Mounts[j].Path, "/")
+	})
+	return mp
+}
+
+func (m Mount) cmd(host string) command.Cmd {
+	args := []string{"-t", m.Format}
+	if len(m.Options) > 0 {
+		args = append(args, "-o", strings.Join(m.Options, ","))
+	}
+	return command.Cmd{Name: "mount", Args: append(args, m.Node, host)}
+}
+
+// Print writes the plan for -dry-run.
+func (mp *MountPlan) Print(w io.Writer) {
+	if len(mp.Mounts) == 0 {
+		fmt.Fprintln(w, "mount: nothing to mount")
+	}
+	for _, m := range mp.Mounts {
+		fmt.Fprintf(w, "mount: would run %s\n", m.cmd(path.Join(mp.Root, m.Path)))
+	}
+}
+
+// Apply mounts each filesystem at its path inside the root, creating
+// missing mount points (0755, root) with in-root resolution; record is
+// called after each mount so that a failure later can be undone. On a
+// failure the mounts made so far are undone, in reverse.
+func (mp *MountPlan) Apply(ctx context.Context, o Options, record func([]Mounted) error) ([]string, error) {
+	root, err := rootfs.Open(mp.Root)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	var done []Mounted
+	var created []string
+	fail := func(err error) ([]string, error) {
+		if uerr := Unmount(context.WithoutCancel(ctx), done, o); uerr != nil {
+			o.Log.Warnf("undoing the mounts: %v", uerr)
+		}
+		record(nil)
+		return created, err
+	}
+	for _, m := range mp.Mounts {
+		if _, err := blockdev.Wait(ctx, m.Node, 30*time.Second, o.Log.Infof); err != nil {
+			return fail(fmt.Errorf("mounting %s at %s: %w", m.Device, m.Path, err))
+		}
+		d, made, err := root.MkdirAll(m.Path, 0, 0)
+		created = append(created, made...)
+		if err != nil {
+			return fail(fmt.Errorf("mount point %s: %w", m.Path, err))
+		}
+		d.Close()
+		host, err := root.HostPath(m.Path)
+		if err != nil {
+			return fail(fmt.Errorf("mount point %s: %w", m.Path, err))
+		}
+		if _, err := o.Runner.Run(ctx, m.cmd(host)); err != nil {
+			return fail(fmt.Errorf("mounting %s at %s: %w", m.Device, m.Path, err))
+		}
+		done = append(done, Mounted{Path: m.Path, Host: host})
+		if err := record(done); err != nil {
+			return fail(err)
+		}
+	}
+	return created, nil
+}
+
+// Unmount undoes mounts in reverse order; it tries them all and reports
+// every failure.
+func Unmount(ctx context.Context, mounts []Mounted, o Options) error {
+	var errs []string
+	for i := len(mounts) - 1; i >= 0; i-- {
+		if _, err := o.Runner.Run(ctx, command.Cmd{Name: "umount", Args: []string{mounts[i].Host}}); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("unmounting: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
