@@ -134,6 +134,9 @@ func (p *planner) planDisk(ctx context.Context, d config.Disk, node string) (*Di
 		size       *uint64
 		deletable  bool
 		shouldGone bool
+		// zero: an existing partition with start or size given as 0, which
+		// is compared with where it would be if it were made again
+		zero bool
 	}
 	var ws []*want
 	for i := range parts {
@@ -159,6 +162,8 @@ func (p *planner) planDisk(ctx context.Context, d config.Disk, node string) (*Di
 			v := w.old.Size
 			w.size = &v
 		}
+		w.zero = w.old != nil && !w.deletable && !w.shouldGone &&
+			((cp.StartMiB != nil && *cp.StartMiB == 0) || (cp.SizeMiB != nil && *cp.SizeMiB == 0))
 		ws = append(ws, w)
 	}
 	// resolve defaults with sgdisk --pretend: every deletable partition
@@ -166,13 +171,16 @@ func (p *planner) planDisk(ctx context.Context, d config.Disk, node string) (*Di
 	var pretend []string
 	var infos []int
 	for _, w := range ws {
-		if w.deletable {
+		if w.deletable || w.zero {
 			pretend = append(pretend, "--delete="+strconv.Itoa(w.cp.Number))
 		}
 	}
 	for _, w := range ws {
-		if w.shouldGone || (w.old != nil && !w.deletable) {
+		if w.shouldGone || (w.old != nil && !w.deletable && !w.zero) {
 			continue
+		}
+		if w.zero && w.cp.StartMiB == nil {
+			w.start = &w.old.Start // only the size is to be worked out
 		}
 		pretend = append(pretend, "--new="+newSpec(w.cp.Number, w.start, w.size))
 		infos = append(infos, w.cp.Number)

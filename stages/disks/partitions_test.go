@@ -1,0 +1,179 @@
+package disks
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ignition-go/ignition/config"
+	"github.com/ignition-go/ignition/internal/command"
+)
+
+func needTool(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not installed (make deps installs it)", name)
+		}
+		t.Skipf("%s is not installed (make deps installs it)", name)
+	}
+}
+
+type nopLog struct{}
+
+func (nopLog) Infof(string, ...any)          {}
+func (nopLog) Warnf(string, ...any)          {}
+func (nopLog) Op(string, ...any) func(error) { return func(error) {} }
+
+// image makes a 256 MiB disk image with sgdisk args applied (nil: blank).
+func image(t *testing.T, sgdisk ...string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "disk.img")
+	if err := os.WriteFile(p, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(p, 256<<20); err != nil {
+		t.Fatal(err)
+	}
+	if len(sgdisk) > 0 {
+		if out, err := exec.Command("sgdisk", append(sgdisk, p)...).CombinedOutput(); err != nil {
+			t.Fatalf("sgdisk %v: %v\n%s", sgdisk, err, out)
+		}
+	}
+	return p
+}
+
+const (
+	typeLinux = "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
+	typeSwap  = "0657FD6D-A4AB-43C4-84E5-0933C84B4F4F"
+	guidA     = "11111111-2222-3333-4444-555555555555"
+)
+
+// In 512-byte sectors: 1 MiB = 2048.
+func TestPlanPartitions(t *testing.T) {
+	needTool(t, "sgdisk")
+	base := []string{"-n", "1:2048:+64M", "-c", "1:boot", "-t", "1:" + typeLinux, "-u", "1:" + guidA,
+		"-n", "2:0:+32M", "-c", "2:data"}
+	cases := []struct {
+		name   string
+		before []string // sgdisk args; nil: blank disk
+		disk   string   // config disk, device filled in
+		want   string   // "N:action:startMiB:sizeMiB" per partition, or "error: text"
+	}{
+		{"create on a blank disk, defaults", nil,
+			`{"partitions":[{"number":1,"label":"a","sizeMiB":10},{"label":"b"}]}`,
+			"1:create:1:10 2:create:11:244"},
+		{"start and size given", nil,
+			`{"partitions":[{"number":3,"startMiB":100,"sizeMiB":20,"typeGuid":"` + typeSwap + `"}]}`,
+			"3:create:100:20"},
+		{"start 0 takes the largest free block", []string{"-n", "1:2048:+10M", "-n", "2:+100M:+10M"},
+			`{"partitions":[{"number":3,"startMiB":0,"sizeMiB":5}]}`,
+			"3:create:121:5"},
+		{"matching partition is kept", base,
+			`{"partitions":[{"number":1,"label":"boot","startMiB":1,"sizeMiB":64,"typeGuid":"` + typeLinux + `","guid":"` + guidA + `"}]}`,
+			"1:keep:1:64"},
+		{"unspecified fields match anything", base,
+			`{"partitions":[{"number":2}]}`,
+			"2:keep:65:32"},
+		{"label picks the number when it is 0", base,
+			`{"partitions":[{"label":"data","sizeMiB":32}]}`,
+			"2:keep:65:32"},
+		{"next free number", base,
+			`{"partitions":[{"label":"new","sizeMiB":8}]}`,
+			"3:create:97:8"},
+		{"mismatch without wipePartitionEntry is refused", base,
+			`{"partitions":[{"number":1,"label":"other"}]}`,
+			`error: partition 1 does not match the config (label "boot", want "other") and wipePartitionEntry is not set`},
+		{"mismatch with wipePartitionEntry recreates", base,
+			`{"partitions":[{"number":2,"label":"data","sizeMiB":40,"wipePartitionEntry":true}]}`,
+			"2:delete and recreate:65:40"},
+		{"wipePartitionEntry on a match keeps it", base,
+			`{"partitions":[{"number":2,"label":"data","wipePartitionEntry":true,"sizeMiB":32,"startMiB":65}]}`,
+			"2:keep:65:32"},
+		{"resize grows in place", base,
+			`{"partitions":[{"number":2,"sizeMiB":50,"resize":true}]}`,
+			"2:resize:65:50"},
+		{"resize to 0 grows to the end of the free block", base,
+			`{"partitions":[{"number":2,"sizeMiB":0,"resize":true}]}`,
+			"2:resize:65:190"},
+		{"resize that shrinks is refused", base,
+			`{"partitions":[{"number":2,"sizeMiB":16,"resize":true}]}`,
+			"error: shrinking from 32 MiB to 16 MiB would lose data"},
+		{"resize does not excuse another mismatch", base,
+			`{"partitions":[{"number":2,"sizeMiB":50,"label":"x","resize":true}]}`,
+			"error: does not match the config"},
+		{"delete with wipePartitionEntry", base,
+			`{"partitions":[{"number":2,"shouldExist":false,"wipePartitionEntry":true}]}`,
+			"2:delete:0:0"},
+		{"delete without wipePartitionEntry is refused", base,
+			`{"partitions":[{"number":2,"shouldExist":false}]}`,
+			"error: partition 2 exists, shouldExist is false, and wipePartitionEntry is not set"},
+		{"absent and should not exist", base,
+			`{"partitions":[{"number":5,"shouldExist":false}]}`,
+			"5:nothing:0:0"},
+		{"wipeTable starts from nothing", base,
+			`{"wipeTable":true,"partitions":[{"number":1,"label":"only","sizeMiB":100}]}`,
+			"1:create:1:100"},
+		{"overlap with a kept partition is refused", base,
+			`{"partitions":[{"number":3,"startMiB":60,"sizeMiB":10}]}`,
+			"error: Could not create partition 3"},
+		{"no room", base,
+			`{"partitions":[{"number":3,"sizeMiB":1000}]}`,
+			"error: working out partition positions"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			img := image(t, c.before...)
+			var d config.Disk
+			if err := json.Unmarshal([]byte(c.disk), &d); err != nil {
+				t.Fatal(err)
+			}
+			d.Device = img
+			p := &planner{run: &command.Exec{}, log: nopLog{}}
+			dp, err := p.planDisk(context.Background(), d, img)
+			if strings.HasPrefix(c.want, "error: ") {
+				if err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(c.want, "error: ")) {
+					t.Fatalf("planDisk() err = %v; want %q", err, c.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("planDisk() = %v", err)
+			}
+			var got []string
+			for _, pp := range dp.Parts {
+				got = append(got, fmt.Sprintf("%d:%s:%d:%d", pp.Number, pp.Action, pp.Start/2048, pp.Size/2048))
+			}
+			if strings.Join(got, " ") != c.want {
+				t.Errorf("planDisk() = %s; want %s", strings.Join(got, " "), c.want)
+			}
+			// carrying the plan out on the image gives the table planned
+			if dp.WipeTable {
+				exec.Command("sgdisk", "--zap-all", img).Run()
+			}
+			if dp.Args != nil {
+				if out, err := exec.Command("sgdisk", dp.Args...).CombinedOutput(); err != nil {
+					t.Fatalf("sgdisk %v: %v\n%s", dp.Args, err, out)
+				}
+			}
+			p2 := &planner{run: &command.Exec{}, log: nopLog{}}
+			again, err := p2.planDisk(context.Background(), d, img)
+			if err != nil {
+				t.Fatalf("planning again after the write: %v", err)
+			}
+			if !dp.WipeTable {
+				for _, pp := range again.Parts {
+					if pp.Action != PartKeep && pp.Action != PartNothing {
+						t.Errorf("second plan: partition %d: %s (%s); want it kept", pp.Number, pp.Action, pp.Why)
+					}
+				}
+			}
+		})
+	}
+}
