@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/ignition-go/ignition/config"
+	"github.com/ignition-go/ignition/internal/command"
 	"github.com/ignition-go/ignition/resource"
 )
 
@@ -44,6 +45,17 @@ type Env struct {
 	ConfigFile string
 	// Getenv looks up environment variables (default os.Getenv).
 	Getenv func(key string) string
+	// Runner runs external programs (modprobe); nil runs them for real.
+	Runner command.Runner
+}
+
+// Run runs an external program through e.Runner.
+func (e *Env) Run(ctx context.Context, c command.Cmd) (command.Result, error) {
+	r := e.Runner
+	if r == nil {
+		r = &command.Exec{Log: e.Log}
+	}
+	return r.Run(ctx, c)
 }
 
 // Dir returns dir, or def when dir is empty: Env's paths with their defaults.

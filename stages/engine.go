@@ -62,6 +62,9 @@ type Engine struct {
 func (e *Engine) providerEnv() *providers.Env {
 	env := e.ProviderEnv
 	env.Fetcher, env.Log = e.Fetcher, e.Log
+	if env.Runner == nil {
+		env.Runner = e.runner()
+	}
 	return &env
 }
 
@@ -125,7 +128,7 @@ func (e *Engine) BaseConfig(st *State) (config.Config, error) {
 		sort.Strings(names)
 		for _, n := range names {
 			p := files[n]
-			raw, err := os.ReadFile(p)
+			raw, err := providers.ReadConfigFile(p)
 			if err != nil {
 				return base, fmt.Errorf("base config: %w", err)
 			}
@@ -189,7 +192,7 @@ func (e *Engine) userConfig(ctx context.Context, st *State) ([]byte, string, err
 	}
 	for _, d := range e.SystemDirs {
 		p := filepath.Join(d, "user.ign")
-		if b, err := os.ReadFile(p); err == nil {
+		if b, err := providers.ReadConfigFile(p); err == nil {
 			e.Log.Infof("using system config %s", p)
 			return b, p, nil
 		} else if !errors.Is(err, os.ErrNotExist) {
@@ -257,7 +260,9 @@ func (e *Engine) render(ctx context.Context, parent *resource.Fetcher, cfg confi
 	for i, ca := range cas {
 		src := deref(ca.Source)
 		done := e.Log.Op("fetching certificate authority %s", resource.Redact(src))
-		pem, err := parent.FetchBytes(ctx, src, resource.FromResource(ca))
+		o := resource.FromResource(ca)
+		o.MaxSize = config.MaxCABundleSize
+		pem, err := parent.FetchBytes(ctx, src, o)
 		if err == nil {
 			err = f.AddCA(pem)
 		}

@@ -10,13 +10,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ignition-go/ignition/config"
+	"github.com/ignition-go/ignition/internal/command"
 	"github.com/ignition-go/ignition/providers"
 )
 
@@ -34,12 +34,8 @@ func (qemu) Init(context.Context, *providers.Env) error { return nil }
 func (qemu) Fetch(ctx context.Context, e *providers.Env) ([]byte, error) {
 	root := providers.Dir(e.FwCfgDir, fwCfg)
 	if _, err := os.Stat(root); errors.Is(err, os.ErrNotExist) {
-		done := e.Log.Op("loading the qemu_fw_cfg kernel module")
-		out, err := exec.CommandContext(ctx, "modprobe", "qemu_fw_cfg").CombinedOutput()
-		if err != nil {
-			err = fmt.Errorf("modprobe qemu_fw_cfg: %w: %s", err, strings.TrimSpace(string(out)))
-		}
-		done(err)
+		// a failure shows in the log; the entry check below decides
+		e.Run(ctx, command.Cmd{Name: "modprobe", Args: []string{"qemu_fw_cfg"}})
 	}
 	dir := filepath.Join(root, entry)
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
