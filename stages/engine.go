@@ -79,6 +79,10 @@ type State struct {
 	Mounts []disks.Mounted `json:"mounts,omitempty"`
 	// MountPoints are the directories the mount stage created.
 	MountPoints []string `json:"mountPoints,omitempty"`
+	// LuksKeys are the LUKS volumes the disks stage made or opened, with
+	// the key files the files stage persists in the target (the state file
+	// is root's alone, on tmpfs).
+	LuksKeys []disks.Key `json:"luksKeys,omitempty"`
 }
 
 // FetchedConfig records one config that was read, by redacted source.

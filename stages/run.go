@@ -243,6 +243,17 @@ func (e *Engine) diskOptions() disks.Options {
 	return disks.Options{Runner: e.runner(), Log: e.Log}
 }
 
+// contentFetcher fetches what a config's files and key files name, with
+// the config's own timeouts, proxy and certificate authorities.
+func (e *Engine) contentFetcher(ctx context.Context, cfg config.Config) (*resource.Fetcher, error) {
+	f := e.Fetcher.With(cfg.Ignition.Timeouts, cfg.Ignition.Proxy)
+	f.TotalTimeout = 0 // contents are bounded by httpTotal, not -fetch-timeout
+	if err := f.AddCAs(ctx, cfg.Ignition.Security.TLS.CertificateAuthorities); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
 // disksPlan partitions disks and makes filesystems.
 type disksPlan struct{ plan *disks.Plan }
 
@@ -250,7 +261,17 @@ func planDisks(ctx context.Context, e *Engine, cfg config.Config) (Plan, error) 
 	if disks.Empty(cfg) {
 		return nothing{"disks", "no disks, RAID, LUKS or filesystems"}, nil
 	}
-	p, err := disks.MakePlan(ctx, cfg, e.diskOptions())
+	o := e.diskOptions()
+	if len(cfg.Storage.Luks) > 0 && !e.DryRun {
+		f, err := e.contentFetcher(ctx, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("disks stage: %w", err)
+		}
+		o.Fetcher = f
+	} else if len(cfg.Storage.Luks) > 0 {
+		o.Fetcher = e.Fetcher.With(cfg.Ignition.Timeouts, cfg.Ignition.Proxy)
+	}
+	p, err := disks.MakePlan(ctx, cfg, o)
 	if err != nil {
 		return nil, fmt.Errorf("disks stage: %w", err)
 	}
@@ -268,6 +289,7 @@ func (p disksPlan) Apply(ctx context.Context, e *Engine) error {
 		return fmt.Errorf("state file: %w", err)
 	}
 	st.DevAliases = p.plan.Aliases
+	st.LuksKeys = p.plan.Keys
 	return e.SaveState(st)
 }
 
@@ -346,9 +368,6 @@ type filesPlan struct {
 }
 
 func planFiles(ctx context.Context, e *Engine, cfg config.Config) (Plan, error) {
-	if len(cfg.Storage.Luks) > 0 {
-		return nil, refuse("files", []string{"LUKS key files and crypttab"})
-	}
 	return &filesPlan{cfg: cfg, plan: files.MakePlan(cfg)}, nil
 }
 
@@ -359,9 +378,8 @@ func (p *filesPlan) Print(w io.Writer) {
 
 func (p *filesPlan) Apply(ctx context.Context, e *Engine) error {
 	cfg := p.cfg
-	f := e.Fetcher.With(cfg.Ignition.Timeouts, cfg.Ignition.Proxy)
-	f.TotalTimeout = 0 // contents are bounded by httpTotal, not -fetch-timeout
-	if err := f.AddCAs(ctx, cfg.Ignition.Security.TLS.CertificateAuthorities); err != nil {
+	f, err := e.contentFetcher(ctx, cfg)
+	if err != nil {
 		return err
 	}
 	st, err := e.LoadState()
@@ -372,9 +390,16 @@ func (p *filesPlan) Apply(ctx context.Context, e *Engine) error {
 	if id, err := os.ReadFile("/proc/sys/kernel/random/boot_id"); err == nil {
 		res.ProvisioningBootID = strings.TrimSpace(string(id))
 	}
+	var vols []files.CryptVolume
+	for _, k := range st.LuksKeys {
+		vols = append(vols, files.CryptVolume{Name: k.Name, UUID: k.UUID, KeyFile: k.KeyFile, NetDev: k.NetDev})
+	}
+	if len(cfg.Storage.Luks) != len(vols) {
+		return fmt.Errorf("the config has %d LUKS volume(s) but the disks stage recorded %d: run the disks stage first", len(cfg.Storage.Luks), len(vols))
+	}
 	return files.Apply(ctx, cfg, files.Options{
 		Root: e.Root, Fetcher: f, Log: e.Log, Runner: e.runner(),
-		KeysToAuthorizedKeys: e.KeysToAuthorizedKeys, Result: res,
+		KeysToAuthorizedKeys: e.KeysToAuthorizedKeys, Result: res, Crypttab: vols,
 	})
 }
 

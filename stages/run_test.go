@@ -107,17 +107,19 @@ func TestKargsGoesThroughTheRunner(t *testing.T) {
 	}
 }
 
-func TestLUKSRefusedBeforeTouching(t *testing.T) {
-	cfg := `{"ignition":{"version":"3.6.0"},"storage":{"luks":[{"name":"data","device":"/dev/nonexistent"}]}}`
+func TestCEXRefusedBeforeTouching(t *testing.T) {
+	cfg := `{"ignition":{"version":"3.6.0"},"storage":{"luks":[{"name":"data","device":"/dev/nonexistent","cex":{"enabled":true}}]}}`
 	w := newWorld(t, cfg, "")
 	ctx := context.Background()
 	if err := w.e.Run(ctx, "fetch-offline"); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"disks", "files"} {
-		if err := w.e.Run(ctx, s); !errors.Is(err, ErrNotImplemented) && !errors.Is(err, disks.ErrNotSupported) {
-			t.Errorf("Run(%s) = %v; want a refusal", s, err)
-		}
+	if err := w.e.Run(ctx, "disks"); !errors.Is(err, disks.ErrNotSupported) {
+		t.Errorf("Run(disks) = %v; want a refusal", err)
+	}
+	// the files stage needs what the disks stage records of the volume
+	if err := w.e.Run(ctx, "files"); err == nil || !strings.Contains(err.Error(), "run the disks stage first") {
+		t.Errorf("Run(files) = %v; want it to ask for the disks stage", err)
 	}
 	if len(w.run.Ran) != 0 {
 		t.Errorf("a refused stage ran %v", w.run.Lines())

@@ -23,15 +23,16 @@ import (
 // Sys is where the kernel describes block devices; the zero value is the
 // real machine's.
 type Sys struct {
-	Block     string // /sys/class/block
+	BlockDir  string // /sys/class/block
 	MountInfo string // /proc/self/mountinfo
 }
 
-func (s Sys) block() string {
-	if s.Block == "" {
+// Block is the sysfs directory of block devices.
+func (s Sys) Block() string {
+	if s.BlockDir == "" {
 		return "/sys/class/block"
 	}
-	return s.Block
+	return s.BlockDir
 }
 
 func (s Sys) mountInfo() string {
@@ -102,13 +103,13 @@ func (s Sys) Partitions(dev string) (map[string]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	entries, err := os.ReadDir(filepath.Join(s.block(), name))
+	entries, err := os.ReadDir(filepath.Join(s.Block(), name))
 	if err != nil {
 		return nil, err
 	}
 	parts := map[string]int{}
 	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(s.block(), name, e.Name(), "partition"))
+		b, err := os.ReadFile(filepath.Join(s.Block(), name, e.Name(), "partition"))
 		if err != nil {
 			continue
 		}
@@ -136,11 +137,11 @@ func (s Sys) InUse(dev string) (string, error) {
 	}
 	nums := map[string]string{} // "major:minor" -> name
 	for _, n := range names {
-		b, err := os.ReadFile(filepath.Join(s.block(), n, "dev"))
+		b, err := os.ReadFile(filepath.Join(s.Block(), n, "dev"))
 		if err == nil {
 			nums[strings.TrimSpace(string(b))] = n
 		}
-		holders, _ := os.ReadDir(filepath.Join(s.block(), n, "holders"))
+		holders, _ := os.ReadDir(filepath.Join(s.Block(), n, "holders"))
 		if len(holders) > 0 {
 			return fmt.Sprintf("%s is held by %s", n, holders[0].Name()), nil
 		}
@@ -264,8 +265,8 @@ func (s Sys) kernelView(dev string) (map[int]kpart, error) {
 	}
 	out := map[int]kpart{}
 	for pname, n := range parts {
-		start, err1 := readUint(filepath.Join(s.block(), name, pname, "start"))
-		size, err2 := readUint(filepath.Join(s.block(), name, pname, "size"))
+		start, err1 := readUint(filepath.Join(s.Block(), name, pname, "start"))
+		size, err2 := readUint(filepath.Join(s.Block(), name, pname, "size"))
 		if err := errors.Join(err1, err2); err != nil {
 			return nil, err
 		}

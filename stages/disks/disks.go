@@ -19,6 +19,7 @@ import (
 	"github.com/ignition-go/ignition/config"
 	"github.com/ignition-go/ignition/internal/blockdev"
 	"github.com/ignition-go/ignition/internal/command"
+	"github.com/ignition-go/ignition/resource"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,6 +38,8 @@ type Options struct {
 	// DeviceTimeout bounds the wait for each device the config names
 	// (default DefaultDeviceTimeout).
 	DeviceTimeout time.Duration
+	// Fetcher fetches LUKS key files.
+	Fetcher *resource.Fetcher
 }
 
 // DefaultDeviceTimeout is how long a device the config names may take to
@@ -49,10 +52,15 @@ var ErrNotSupported = errors.New("not supported by this build yet")
 // Plan is everything the disks stage will do.
 type Plan struct {
 	Disks       []*DiskPlan
+	Raids       []*RaidPlan
+	Luks        []*LuksPlan
 	Filesystems []*FSPlan
 	// Aliases maps each device path of the config to its device node, for
 	// the mount stage (udev may not have made /dev/disk links yet).
 	Aliases map[string]string
+	// Keys are what Apply made of the LUKS volumes, for the files stage.
+	Keys []Key
+	p    *planner
 }
 
 type planner struct {
@@ -73,17 +81,11 @@ func Empty(cfg config.Config) bool {
 // filesystem of another type, a disk in use) is an error here.
 func MakePlan(ctx context.Context, cfg config.Config, o Options) (*Plan, error) {
 	s := cfg.Storage
-	if len(s.Raid) > 0 {
-		return nil, fmt.Errorf("RAID arrays: %w (the disks stage does GPT partitions and filesystems)", ErrNotSupported)
-	}
-	if len(s.Luks) > 0 {
-		return nil, fmt.Errorf("LUKS volumes: %w (the disks stage does GPT partitions and filesystems)", ErrNotSupported)
-	}
 	p := &planner{run: o.Runner, sys: o.Sys, log: o.Log, wait: o.DeviceTimeout}
 	if p.wait == 0 {
 		p.wait = DefaultDeviceTimeout
 	}
-	plan := &Plan{Aliases: map[string]string{}}
+	plan := &Plan{Aliases: map[string]string{}, p: p}
 	seen := map[string]string{}
 	for _, d := range s.Disks {
 		node, err := p.device(ctx, d.Device)
@@ -112,9 +114,33 @@ func MakePlan(ctx context.Context, cfg config.Config, o Options) (*Plan, error) 
 	for k, v := range future {
 		plan.Aliases[k] = v.node
 	}
+	deferred := map[string]bool{}
+	raids := map[string]bool{}
+	for _, r := range s.Raid {
+		rp, err := p.planRaid(ctx, r, future)
+		if err != nil {
+			return nil, err
+		}
+		plan.Raids = append(plan.Raids, rp)
+		raids[rp.Path()], deferred[rp.Path()] = true, true
+	}
+	for _, l := range s.Luks {
+		lp, err := p.planLuks(ctx, l, future, raids, o.Fetcher)
+		if err != nil {
+			return nil, err
+		}
+		plan.Luks = append(plan.Luks, lp)
+		deferred[lp.Path()], deferred["/dev/disk/by-id/dm-name-"+lp.Name] = true, true
+		if lp.Label != "" {
+			deferred["/dev/disk/by-label/"+lp.Label] = true
+		}
+		if lp.UUID != "" {
+			deferred["/dev/disk/by-uuid/"+strings.ToLower(lp.UUID)] = true
+		}
+	}
 	fsSeen := map[string]string{}
 	for _, f := range s.Filesystems {
-		fp, err := p.planFS(ctx, f, future)
+		fp, err := p.planFS(ctx, f, future, deferred)
 		if err != nil {
 			return nil, err
 		}
@@ -199,6 +225,24 @@ func (pl *Plan) Print(w io.Writer) {
 			fmt.Fprintf(w, "disks:   the partition table stays as it is\n")
 		}
 	}
+	for _, r := range pl.Raids {
+		fmt.Fprintf(w, "disks: RAID %s (%s, %s over %s): %s (%s)\n", r.Name, r.Path(), r.Level, strings.Join(r.Nodes, " "), r.Action, r.Why)
+		if r.Action == "create" {
+			fmt.Fprintf(w, "disks:   would run %s\n", r.cmd())
+		}
+	}
+	for _, l := range pl.Luks {
+		key := "a key file from the config"
+		if l.generated {
+			key = "a random key"
+		}
+		line := fmt.Sprintf("disks: LUKS %s on %s (%s): %s with %s", l.Name, l.Device, l.Node, l.Action, key)
+		if hasClevis(l.Clevis) {
+			pin, _ := l.clevisPin()
+			line += ", bound with clevis " + pin
+		}
+		fmt.Fprintf(w, "%s (%s)\n", line, l.Why)
+	}
 	for _, fp := range pl.Filesystems {
 		line := fmt.Sprintf("disks: filesystem on %s (%s): %s %s", fp.Device, fp.Node, fp.Action, fp.Format)
 		if fp.Label != "" {
@@ -235,16 +279,41 @@ func (pl *Plan) Apply(ctx context.Context, o Options) error {
 			return err
 		}
 	}
-	var fsJobs []*FSPlan
-	for _, fp := range pl.Filesystems {
-		if fp.Action == FSCreate || fp.Action == FSWipe {
-			fsJobs = append(fsJobs, fp)
+	for _, r := range pl.Raids {
+		if err := r.apply(ctx, o); err != nil {
+			return err
 		}
 	}
-	for _, fp := range fsJobs {
+	pl.Keys = nil
+	for _, l := range pl.Luks {
+		k, err := l.apply(ctx, pl.p, o)
+		if err != nil {
+			return err
+		}
+		pl.Keys = append(pl.Keys, k)
+	}
+	var fsJobs []*FSPlan
+	for _, fp := range pl.Filesystems {
+		if fp.Action != FSCreate && fp.Action != FSWipe {
+			continue
+		}
 		if _, err := blockdev.Wait(ctx, fp.Node, 30*time.Second, o.Log.Infof); err != nil {
 			return fmt.Errorf("filesystem on %s: %w", fp.Device, err)
 		}
+		if fp.deferred {
+			have, err := pl.p.probe(ctx, fp.Node, 0, 0)
+			if err != nil {
+				return err
+			}
+			fp.Have = have
+			if err := pl.p.decideFS(fp, false); err != nil {
+				return err
+			}
+			if fp.Action != FSCreate && fp.Action != FSWipe {
+				continue
+			}
+		}
+		fsJobs = append(fsJobs, fp)
 	}
 	errs := make([]error, len(fsJobs))
 	var wg sync.WaitGroup

@@ -32,6 +32,10 @@ type FSPlan struct {
 	Action                FSAction
 	Why                   string
 	Have                  Probe // what is on the device now
+	Wipe                  bool
+	// deferred: on a RAID array or LUKS volume this run makes, so checked
+	// once it is there
+	deferred bool
 }
 
 // Probe is what blkid finds on a device.
@@ -94,10 +98,14 @@ func (p *planner) probe(ctx context.Context, dev string, offset, size uint64) (P
 // format with matching label and UUID (where given) keeps the filesystem;
 // nothing there makes one; anything else there is refused, unless
 // wipeFilesystem.
-func (p *planner) planFS(ctx context.Context, f config.Filesystem, fut map[string]future) (*FSPlan, error) {
+func (p *planner) planFS(ctx context.Context, f config.Filesystem, fut map[string]future, deferred map[string]bool) (*FSPlan, error) {
 	fp := &FSPlan{Device: f.Device, Format: deref(f.Format), Label: deref(f.Label), UUID: deref(f.UUID),
-		Options: f.Options, MountOptions: f.MountOptions, Path: deref(f.Path)}
-	wipe := isTrue(f.WipeFilesystem)
+		Options: f.Options, MountOptions: f.MountOptions, Path: deref(f.Path), Wipe: isTrue(f.WipeFilesystem)}
+	if deferred[f.Device] {
+		fp.Node, fp.deferred = f.Device, true
+		fp.Action, fp.Why = FSCreate, "unless what is there then can be reused: checked once the device is there"
+		return fp, nil
+	}
 	if fp.Format == "" {
 		fp.Action, fp.Why = FSNothing, "no format given"
 		if n, ok := fut[f.Device]; ok {
@@ -132,9 +140,15 @@ func (p *planner) planFS(ctx context.Context, f config.Filesystem, fut map[strin
 			return nil, err
 		}
 	}
-	have := fp.Have
+	_, fresh := fut[f.Device]
+	return fp, p.decideFS(fp, !fresh)
+}
+
+// decideFS applies the reuse rules to what was found on the device.
+func (p *planner) decideFS(fp *FSPlan, checkInUse bool) error {
+	have, f := fp.Have, fp
 	switch {
-	case wipe:
+	case fp.Wipe:
 		fp.Action, fp.Why = FSCreate, "wipeFilesystem"
 		if have.Type != "" || have.PTType != "" {
 			fp.Why += ", replacing " + have.String()
@@ -143,33 +157,31 @@ func (p *planner) planFS(ctx context.Context, f config.Filesystem, fut map[strin
 			fp.Action = FSWipe
 		}
 	case have.Type == "" && have.PTType != "":
-		return nil, fmt.Errorf("filesystem on %s: the device holds %s; set wipeFilesystem to replace it", f.Device, have)
+		return fmt.Errorf("filesystem on %s: the device holds %s; set wipeFilesystem to replace it", f.Device, have)
 	case have.Type == "":
 		fp.Action, fp.Why = FSCreate, "nothing there"
 		if fp.Format == "none" {
 			fp.Action, fp.Why = FSNothing, "nothing there, as asked"
 		}
 	case fp.Format == "none":
-		return nil, fmt.Errorf("filesystem on %s: format is none but the device holds %s; set wipeFilesystem to erase it", f.Device, have)
+		return fmt.Errorf("filesystem on %s: format is none but the device holds %s; set wipeFilesystem to erase it", f.Device, have)
 	case blkidType(fp.Format) != have.Type:
-		return nil, fmt.Errorf("filesystem on %s: the device holds %s, not %s; set wipeFilesystem to replace it", f.Device, have, fp.Format)
+		return fmt.Errorf("filesystem on %s: the device holds %s, not %s; set wipeFilesystem to replace it", f.Device, have, fp.Format)
 	case fp.Label != "" && fp.Label != have.Label:
-		return nil, fmt.Errorf("filesystem on %s: %s has label %q, not %q; set wipeFilesystem to replace it", f.Device, have.Type, have.Label, fp.Label)
+		return fmt.Errorf("filesystem on %s: %s has label %q, not %q; set wipeFilesystem to replace it", f.Device, have.Type, have.Label, fp.Label)
 	case fp.UUID != "" && !sameUUID(fp.UUID, have.UUID):
-		return nil, fmt.Errorf("filesystem on %s: %s has uuid %s, not %s; set wipeFilesystem to replace it", f.Device, have.Type, have.UUID, fp.UUID)
+		return fmt.Errorf("filesystem on %s: %s has uuid %s, not %s; set wipeFilesystem to replace it", f.Device, have.Type, have.UUID, fp.UUID)
 	default:
 		fp.Action, fp.Why = FSKeep, "reusing "+have.String()
 	}
-	if fp.Action == FSCreate || fp.Action == FSWipe {
-		if _, ok := fut[f.Device]; !ok {
-			if why, err := p.sys.InUse(fp.Node); err != nil {
-				return nil, fmt.Errorf("filesystem on %s: %w", f.Device, err)
-			} else if why != "" {
-				return nil, fmt.Errorf("filesystem on %s: refusing to change a device in use: %s", f.Device, why)
-			}
+	if (fp.Action == FSCreate || fp.Action == FSWipe) && checkInUse {
+		if why, err := p.sys.InUse(fp.Node); err != nil {
+			return fmt.Errorf("filesystem on %s: %w", f.Device, err)
+		} else if why != "" {
+			return fmt.Errorf("filesystem on %s: refusing to change a device in use: %s", f.Device, why)
 		}
 	}
-	return fp, nil
+	return nil
 }
 
 // blkidType is the TYPE blkid reports for a config format.

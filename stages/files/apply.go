@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -37,6 +38,17 @@ type Options struct {
 	KeysToAuthorizedKeys bool
 	// Result, when set, is written as /etc/.ignition-result.json.
 	Result *Result
+	// Crypttab lists the LUKS volumes the disks stage made: each gets a
+	// line in /etc/crypttab and, when it has one, its key file.
+	Crypttab []CryptVolume
+}
+
+// CryptVolume is one LUKS volume for /etc/crypttab.
+type CryptVolume struct {
+	Name    string
+	UUID    string
+	KeyFile []byte // nil: clevis unlocks it
+	NetDev  bool
 }
 
 // Result is what /etc/.ignition-result.json records.
@@ -380,6 +392,12 @@ func (a *Applier) checkGenerated() []error {
 	if a.o.Result != nil {
 		paths = append(paths, resultFile)
 	}
+	if len(a.o.Crypttab) > 0 {
+		paths = append(paths, crypttabFile)
+		for _, v := range a.o.Crypttab {
+			paths = append(paths, path.Join(luksKeyDir, v.Name))
+		}
+	}
 	var errs []error
 	for _, p := range paths {
 		canon, err := a.view.resolve(p, false)
@@ -587,6 +605,9 @@ func (a *Applier) Commit(ctx context.Context) error {
 		return err
 	}
 	if err := a.units(ctx, a.plan); err != nil {
+		return err
+	}
+	if err := a.crypttab(); err != nil {
 		return err
 	}
 	if err := a.writeResult(); err != nil {
@@ -830,7 +851,48 @@ func (a *Applier) writeBytes(p string, data []byte, mode uint32, uid, gid int) e
 	return d.WriteFile(base, data, mode, uid, gid)
 }
 
-const resultFile = "/etc/.ignition-result.json"
+const (
+	resultFile   = "/etc/.ignition-result.json"
+	crypttabFile = "/etc/crypttab"
+	luksKeyDir   = "/etc/luks"
+)
+
+// crypttab writes each LUKS volume's key file (0600 in a 0700 directory)
+// and its line of /etc/crypttab, after what the file already holds:
+// "<name> UUID=<uuid> <key file or none> luks[,_netdev],x-initrd.attach".
+func (a *Applier) crypttab() error {
+	if len(a.o.Crypttab) == 0 {
+		return nil
+	}
+	done := a.o.Log.Op("writing %s and %d LUKS key file(s)", crypttabFile, len(a.o.Crypttab))
+	err := func() error {
+		var lines strings.Builder
+		for _, v := range a.o.Crypttab {
+			key := "none"
+			if v.KeyFile != nil {
+				if err := a.ensureDir(luksKeyDir, 0o700, 0, 0); err != nil {
+					return err
+				}
+				key = path.Join(luksKeyDir, v.Name)
+				if err := a.writeBytes(key, v.KeyFile, 0o600, 0, 0); err != nil {
+					return err
+				}
+			}
+			opts := "luks"
+			if v.NetDev {
+				opts += ",_netdev"
+			}
+			fmt.Fprintf(&lines, "%s UUID=%s %s %s,x-initrd.attach\n", v.Name, v.UUID, key, opts)
+		}
+		old, _ := a.Root.ReadFile(crypttabFile)
+		if len(old) > 0 && old[len(old)-1] != '\n' {
+			old = append(old, '\n')
+		}
+		return a.writeBytes(crypttabFile, append(old, lines.String()...), 0o644, 0, 0)
+	}()
+	done(err)
+	return err
+}
 
 // writeResult writes /etc/.ignition-result.json (0600), keeping an earlier
 // run's report under previousReport as Ignition does.

@@ -1,0 +1,295 @@
+package disks
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ignition-go/ignition/config"
+	"github.com/ignition-go/ignition/internal/blockdev"
+	"github.com/ignition-go/ignition/internal/command"
+	"github.com/ignition-go/ignition/resource"
+)
+
+// LuksPlan is one LUKS2 volume.
+type LuksPlan struct {
+	Name, Device, Node string
+	Label, UUID        string
+	Options            []string
+	OpenOptions        []string
+	Discard            bool
+	Wipe               bool
+	Clevis             config.Clevis
+	Action             string // "create" or "reuse"
+	Why                string
+	Have               Probe
+	// key is the volume's key (fetched from the config's keyFile, or
+	// random); it never reaches a log, an error or the printed plan.
+	key       []byte
+	generated bool
+	deferred  bool // on a device this run makes: checked when it is there
+}
+
+// Path is where the opened volume appears.
+func (l *LuksPlan) Path() string { return "/dev/mapper/" + l.Name }
+
+// Key is what the files stage needs of a volume: /etc/crypttab's line and,
+// when the volume keeps its key file, /etc/luks/<name>.
+type Key struct {
+	Name    string `json:"name"`
+	UUID    string `json:"uuid"`
+	KeyFile []byte `json:"keyFile,omitempty"` // nil: unlocked by clevis
+	NetDev  bool   `json:"netDev,omitempty"`
+}
+
+func hasClevis(c config.Clevis) bool {
+	return len(c.Tang) > 0 || isTrue(c.Tpm2) || c.Custom.Pin != nil
+}
+
+// planLuks fetches or makes the key (before anything is written) and
+// applies the reuse rules: no wipeVolume, an existing LUKS2 volume whose
+// label, UUID and key match a config with a key file and no clevis is
+// opened as it is; anything else there is refused.
+func (p *planner) planLuks(ctx context.Context, l config.Luks, fut map[string]future, raids map[string]bool, f *resource.Fetcher) (*LuksPlan, error) {
+	lp := &LuksPlan{Name: l.Name, Device: deref(l.Device), Label: deref(l.Label), UUID: deref(l.UUID),
+		Options: l.Options, OpenOptions: l.OpenOptions, Discard: isTrue(l.Discard), Wipe: isTrue(l.WipeVolume), Clevis: l.Clevis}
+	if isTrue(l.Cex.Enabled) {
+		return nil, fmt.Errorf("LUKS %s: IBM CEX keys: %w", l.Name, ErrNotSupported)
+	}
+	if src := deref(l.KeyFile.Source); src != "" {
+		if f == nil {
+			return nil, fmt.Errorf("LUKS %s: no fetcher for the key file", l.Name)
+		}
+		o := resource.FromResource(l.KeyFile)
+		o.MaxSize = 8 << 20
+		key, err := f.FetchBytes(ctx, src, o)
+		if err != nil {
+			return nil, fmt.Errorf("LUKS %s: key file: %w", l.Name, err)
+		}
+		lp.key = key
+	} else {
+		lp.key = make([]byte, 4096)
+		if _, err := rand.Read(lp.key); err != nil {
+			return nil, err
+		}
+		lp.generated = true
+	}
+	switch {
+	case raids[lp.Device]:
+		lp.Node, lp.deferred = lp.Device, true
+		lp.Action, lp.Why = "create", "on a RAID array this run makes (checked once it is there)"
+		return lp, nil
+	case fut[lp.Device].node != "":
+		n := fut[lp.Device]
+		lp.Node = n.node
+		ss := uint64(n.disk.Before.SectorSize)
+		have, err := p.probe(ctx, n.disk.Node, n.part.Start*ss, n.part.Size*ss)
+		if err != nil {
+			return nil, err
+		}
+		lp.Have = have
+	default:
+		node, err := p.device(ctx, lp.Device)
+		if err != nil {
+			return nil, fmt.Errorf("LUKS %s: %w", l.Name, err)
+		}
+		lp.Node = node
+		if lp.Have, err = p.probe(ctx, node, 0, 0); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.decideLuks(ctx, lp, fut[lp.Device].node == ""); err != nil {
+		return nil, err
+	}
+	return lp, nil
+}
+
+func (p *planner) decideLuks(ctx context.Context, lp *LuksPlan, exists bool) error {
+	have := lp.Have
+	switch {
+	case lp.Wipe:
+		lp.Action, lp.Why = "create", "wipeVolume"
+	case have.Type == "" && have.PTType == "":
+		lp.Action, lp.Why = "create", "nothing there"
+	case have.Type != "crypto_LUKS":
+		return fmt.Errorf("LUKS %s: %s holds %s; set wipeVolume to replace it", lp.Name, lp.Device, have)
+	case lp.generated || hasClevis(lp.Clevis):
+		return fmt.Errorf("LUKS %s: %s is a LUKS volume already; it is reused only with a key file and no clevis, else set wipeVolume", lp.Name, lp.Device)
+	case lp.Label != "" && lp.Label != have.Label:
+		return fmt.Errorf("LUKS %s: the volume's label is %q, not %q; set wipeVolume to replace it", lp.Name, have.Label, lp.Label)
+	case lp.UUID != "" && !sameUUID(lp.UUID, have.UUID):
+		return fmt.Errorf("LUKS %s: the volume's UUID is %s, not %s; set wipeVolume to replace it", lp.Name, have.UUID, lp.UUID)
+	case !exists:
+		lp.Action, lp.Why = "reuse", "a LUKS volume with a matching label and UUID"
+	default:
+		// the key must open it: checked without device mapper
+		key, cleanup, err := keyFile(lp)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		if _, err := p.run.Run(ctx, command.Cmd{Name: "cryptsetup", Args: []string{"isLuks", "--type", "luks2", lp.Node}, Quiet: true}); err != nil {
+			return fmt.Errorf("LUKS %s: %s is not a LUKS2 volume; set wipeVolume to replace it", lp.Name, lp.Device)
+		}
+		if _, err := p.run.Run(ctx, command.Cmd{Name: "cryptsetup", Args: []string{"open", "--test-passphrase", "--key-file", key, lp.Node}, Quiet: true}); err != nil {
+			return fmt.Errorf("LUKS %s: the key file does not open the existing volume; set wipeVolume to replace it", lp.Name)
+		}
+		lp.Action, lp.Why = "reuse", "a LUKS2 volume the key opens"
+	}
+	if lp.Action == "create" && exists && lp.Node != "" {
+		if why, err := p.sys.InUse(lp.Node); err != nil {
+			return err
+		} else if why != "" {
+			return fmt.Errorf("LUKS %s: refusing to change a device in use: %s", lp.Name, why)
+		}
+	}
+	return nil
+}
+
+// keyFile writes the key to a file only root can read, in /run (tmpfs),
+// for cryptsetup and clevis.
+func keyFile(lp *LuksPlan) (string, func(), error) {
+	dir, err := os.MkdirTemp("/run", "ignition-luks-")
+	if err != nil {
+		return "", nil, err
+	}
+	os.Chmod(dir, 0o700)
+	p := filepath.Join(dir, "key")
+	if err := os.WriteFile(p, lp.key, 0o600); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return p, func() { os.RemoveAll(dir) }, nil
+}
+
+// clevisPin is the pin and its JSON config: sss over the tang servers and
+// the TPM2 with the threshold, or the custom pin as given.
+func (l *LuksPlan) clevisPin() (string, string) {
+	c := l.Clevis
+	if c.Custom.Pin != nil {
+		return *c.Custom.Pin, deref(c.Custom.Config)
+	}
+	pins := map[string]any{}
+	var tang []map[string]any
+	for _, t := range c.Tang {
+		e := map[string]any{"url": t.URL}
+		if t.Thumbprint != nil {
+			e["thp"] = *t.Thumbprint
+		}
+		if t.Advertisement != nil {
+			var adv any
+			if json.Unmarshal([]byte(*t.Advertisement), &adv) == nil {
+				e["adv"] = adv
+			}
+		}
+		tang = append(tang, e)
+	}
+	if len(tang) > 0 {
+		pins["tang"] = tang
+	}
+	if isTrue(c.Tpm2) {
+		pins["tpm2"] = map[string]any{}
+	}
+	t := 1
+	if c.Threshold != nil {
+		t = *c.Threshold
+	}
+	b, _ := json.Marshal(map[string]any{"t": t, "pins": pins})
+	return "sss", string(b)
+}
+
+func (l *LuksPlan) netDev() bool {
+	if len(l.Clevis.Tang) > 0 {
+		return true
+	}
+	return isTrue(l.Clevis.Custom.NeedsNetwork)
+}
+
+// apply formats (or reuses) and opens the volume, binds clevis, and
+// returns what the files stage writes for it.
+func (l *LuksPlan) apply(ctx context.Context, p *planner, o Options) (Key, error) {
+	if err := waitPath(ctx, l.Node, 30*time.Second, o); err != nil {
+		return Key{}, fmt.Errorf("LUKS %s: %w", l.Name, err)
+	}
+	if l.deferred {
+		have, err := p.probe(ctx, l.Node, 0, 0)
+		if err != nil {
+			return Key{}, err
+		}
+		l.Have = have
+		if err := p.decideLuks(ctx, l, true); err != nil {
+			return Key{}, err
+		}
+	}
+	key, cleanup, err := keyFile(l)
+	if err != nil {
+		return Key{}, err
+	}
+	defer cleanup()
+	run := func(name string, args ...string) error {
+		_, err := o.Runner.Run(ctx, command.Cmd{Name: name, Args: args})
+		if err != nil {
+			return fmt.Errorf("LUKS %s: %w", l.Name, err)
+		}
+		return nil
+	}
+	if l.Action == "create" {
+		if l.Wipe || l.Have.Type != "" || l.Have.PTType != "" {
+			if err := run("wipefs", "-a", l.Node); err != nil {
+				return Key{}, err
+			}
+		}
+		args := []string{"luksFormat", "--type", "luks2", "--batch-mode", "--key-file", key}
+		if l.Label != "" {
+			args = append(args, "--label", l.Label)
+		}
+		if l.UUID != "" {
+			args = append(args, "--uuid", l.UUID)
+		}
+		args = append(args, l.Options...)
+		if err := run("cryptsetup", append(args, l.Node)...); err != nil {
+			return Key{}, err
+		}
+	}
+	args := []string{"luksOpen", l.Node, l.Name, "--key-file", key, "--persistent"}
+	if l.Discard {
+		args = append(args, "--allow-discards")
+	}
+	if err := run("cryptsetup", append(args, l.OpenOptions...)...); err != nil {
+		return Key{}, err
+	}
+	k := Key{Name: l.Name, NetDev: l.netDev()}
+	if l.Action == "create" && hasClevis(l.Clevis) {
+		pin, cfg := l.clevisPin()
+		if err := run("clevis", "luks", "bind", "-f", "-k", key, "-d", l.Node, pin, cfg); err != nil {
+			return Key{}, err
+		}
+		if l.generated {
+			if err := run("cryptsetup", "luksRemoveKey", l.Node, key); err != nil {
+				return Key{}, err
+			}
+		}
+	}
+	if !(l.generated && hasClevis(l.Clevis)) {
+		k.KeyFile = l.key
+	}
+	res, err := o.Runner.Run(ctx, command.Cmd{Name: "cryptsetup", Args: []string{"luksUUID", l.Node}, Quiet: true})
+	if err != nil {
+		return Key{}, fmt.Errorf("LUKS %s: %w", l.Name, err)
+	}
+	k.UUID = strings.TrimSpace(string(res.Stdout))
+	if err := waitPath(ctx, l.Path(), 30*time.Second, o); err != nil {
+		return Key{}, fmt.Errorf("LUKS %s: %w", l.Name, err)
+	}
+	return k, nil
+}
+
+func waitPath(ctx context.Context, path string, timeout time.Duration, o Options) error {
+	_, err := blockdev.Wait(ctx, path, timeout, o.Log.Infof)
+	return err
+}
