@@ -15,14 +15,20 @@ depends() {
 }
 
 installkernel() {
-    hostonly='' instmods qemu_fw_cfg
+    hostonly='' instmods qemu_fw_cfg md_mod raid0 raid1 raid10 raid456 dm_mod dm_crypt ext4 xfs btrfs vfat
 }
 
 install() {
     inst_binary "${IGNITION_GO_BIN:-/usr/bin/ignition}" /usr/bin/ignition
+    # every program the stages run (each is logged by name when it runs):
+    # files: shadow-utils, systemctl, setfiles; disks: sgdisk, blkid,
+    # wipefs, mkfs.*, mkswap, mdadm, cryptsetup, clevis, udevadm; mount
+    # and umount; modprobe (fw_cfg); the kargs helper
     inst_multiple -o ignition-kargs-helper \
         useradd usermod userdel groupadd groupmod groupdel \
-        systemctl setfiles mount umount modprobe sgdisk partx mkfs.ext4 mkfs.xfs mkfs.btrfs mkfs.vfat mkswap wipefs
+        systemctl setfiles mount umount modprobe udevadm \
+        sgdisk blkid wipefs mkfs.ext4 mkfs.xfs mkfs.btrfs mkfs.fat mkswap \
+        mdadm cryptsetup clevis clevis-luks-bind
     # shadow-utils read these inside the target; keep PAM quiet in the initrd
     inst_simple "$moddir/ignition-generator" "$systemdutildir/system-generators/ignition-generator"
     local u

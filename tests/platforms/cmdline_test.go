@@ -241,9 +241,9 @@ func TestDryRun(t *testing.T) {
 // Stages this build cannot carry out yet fail before touching anything.
 func TestUnsupportedStageWorkFailsClosed(t *testing.T) {
 	m := newMachine(t)
-	// RAID is refused in the plan, before any device is looked at (the
-	// devices named here do not exist)
-	m.write(m.conf, `{"ignition":{"version":"3.4.0"},"storage":{"raid":[{"name":"md0","level":"raid1","devices":["/dev/nonexistent-a","/dev/nonexistent-b"]}]}}`)
+	// IBM CEX keys are refused in the plan, before any device is looked at
+	// (the device named here does not exist)
+	m.write(m.conf, `{"ignition":{"version":"3.5.0"},"storage":{"luks":[{"name":"data","device":"/dev/nonexistent-a","cex":{"enabled":true}}]}}`)
 	m.run("file", "fetch-offline")
 	r := m.run("file", "disks")
 	if r.code != 1 || !strings.Contains(r.stderr, "not supported by this build yet") {
