@@ -150,6 +150,11 @@ type scenario struct {
 	rootHas  map[string]string // files in the bare target root after umount
 	rootGone []string          // paths that must not be in the bare root after umount (they went into a filesystem)
 
+	// same lists disks that must be byte-for-byte unchanged after a
+	// successful run: disks the config does not name, or names only to
+	// keep what is there.
+	same []int
+
 	// dryRun runs only fetch-offline and disks -dry-run: exit 0, images
 	// unchanged, and the output matches each regexp (case-insensitive).
 	dryRun []string

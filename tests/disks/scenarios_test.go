@@ -137,6 +137,20 @@ var scenarios = []scenario{
 		mounts: []mnt{{Path: "/data", Dev: "$disk1p1"}},
 	},
 
+	{
+		name: "untouched/disk-the-config-does-not-name",
+		before: []disk{twoParts(), {SizeMiB: 64, Parts: []part{{Num: 1, Label: "other", GUID: g3, StartMiB: 1, SizeMiB: 32,
+			FS: &fsys{Format: "ext4", Label: "OTHER", Files: map[string]string{"/mine": "m"}}}}}},
+		config: cfg(`{"disks": [{"device": "$disk0", "wipeTable": true, "partitions": [{"number": 1, "label": "root"}]}],
+			"filesystems": [{"device": "$disk0p1", "format": "ext4", "label": "ROOT", "path": "/"}],
+			"files": [{"path": "/etc/motd", "contents": {"source": "data:,m"}}]}`),
+		after: []disk{
+			{Parts: []part{{Num: 1, Label: "root", StartMiB: 1, ToEnd: true, FS: &fsys{Format: "ext4", Label: "ROOT", Files: map[string]string{"/etc/motd": "m"}}}}},
+			{Parts: []part{{Num: 1, Label: "other", GUID: g3, FS: &fsys{Format: "ext4", Label: "OTHER", Files: map[string]string{"/mine": "m"}}}}}},
+		mounts: []mnt{{Path: "/", Dev: "$disk0p1"}},
+		same:   []int{1},
+	},
+
 	// ---- keeping partitions that match ----
 	{
 		name:   "keep/exact-match-keeps-entry-and-data",
@@ -145,12 +159,14 @@ var scenarios = []scenario{
 			{"number": 1, "label": "data", "typeGuid": "` + typeLinux + `", "guid": "` + g1 + `", "startMiB": 1, "sizeMiB": 32}]}],
 			"filesystems": [{"device": "$disk0p1", "format": "ext4"}]}`),
 		after: []disk{dataKept()},
+		same:  []int{0},
 	},
 	{
 		name:   "keep/unspecified-start-and-size-take-the-existing-ones",
 		before: []disk{dataDisk()},
 		config: cfg(`{"disks": [{"device": "$disk0", "partitions": [{"number": 1, "label": "data"}]}]}`),
 		after:  []disk{dataKept()},
+		same:   []int{0},
 	},
 	{
 		name: "keep/number-0-matches-by-label",
@@ -222,6 +238,7 @@ var scenarios = []scenario{
 		after: []disk{{Parts: []part{
 			{Num: 1, Label: "one", GUID: g1, StartMiB: 1, SizeMiB: 16},
 			{Num: 2, Label: "two", GUID: g2, StartMiB: 17, SizeMiB: 16}}}},
+		same: []int{0},
 	},
 	{
 		name:   "delete/shouldExist-false-with-wipe-on-missing-partition-is-a-no-op",
@@ -320,12 +337,14 @@ var scenarios = []scenario{
 		before: []disk{dataDisk()},
 		config: cfg(`{"filesystems": [{"device": "$disk0p1", "format": "ext4", "label": "DATA", "uuid": "` + u1 + `"}]}`),
 		after:  []disk{dataKept()},
+		same:   []int{0},
 	},
 	{
 		name:   "reuse/unspecified-label-and-uuid-need-not-match",
 		before: []disk{dataDisk()},
 		config: cfg(`{"filesystems": [{"device": "$disk0p1", "format": "ext4"}]}`),
 		after:  []disk{dataKept()},
+		same:   []int{0},
 	},
 	{
 		name: "reuse/btrfs-keeps-files",
@@ -342,6 +361,24 @@ var scenarios = []scenario{
 		config: cfg(`{"filesystems": [{"device": "$disk0p1", "format": "vfat", "label": "EFI"}]}`),
 		after: []disk{{Parts: []part{{Num: 1, GUID: g1,
 			FS: &fsys{Format: "vfat", Label: "EFI", UUID: "1234-ABCD", Files: map[string]string{"/BOOT.TXT": "boot"}}}}}},
+		same: []int{0},
+	},
+	{
+		name: "reuse/xfs-keeps-files-and-is-mounted",
+		before: []disk{{SizeMiB: 400, Parts: []part{{Num: 1, Label: "srv", GUID: g1, StartMiB: 1, SizeMiB: 320,
+			FS: &fsys{Format: "xfs", Label: "SRV", UUID: u2, Files: map[string]string{"/old/data": "d"}}}}}},
+		config: cfg(`{"disks": [{"device": "$disk0", "partitions": [{"number": 1, "label": "srv", "sizeMiB": 320}]}],
+			"filesystems": [{"device": "$disk0p1", "format": "xfs", "uuid": "` + u2 + `", "path": "/srv"}],
+			"files": [{"path": "/srv/new", "contents": {"source": "data:,n"}}]}`),
+		after: []disk{{Parts: []part{{Num: 1, GUID: g1, StartMiB: 1, SizeMiB: 320,
+			FS: &fsys{Format: "xfs", Label: "SRV", UUID: u2, Files: map[string]string{"/old/data": "d", "/new": "n"}}}}}},
+		mounts: []mnt{{Path: "/srv", Dev: "$disk0p1"}},
+	},
+	{
+		name:   "wipe-fs/whole-device-ext4-to-xfs",
+		before: []disk{{SizeMiB: 320, Raw: true, FS: &fsys{Format: "ext4", Label: "OLD", UUID: u1, Files: map[string]string{"/old": "o"}}}},
+		config: cfg(`{"filesystems": [{"device": "$disk0", "format": "xfs", "label": "NEW", "uuid": "` + u2 + `", "wipeFilesystem": true}]}`),
+		after:  []disk{{Raw: true, FS: &fsys{Format: "xfs", Label: "NEW", UUID: u2, Gone: []string{"/old"}}}},
 	},
 	{
 		name:   "wipe-fs/different-format-recreated",
@@ -642,10 +679,15 @@ func runScenario(t *testing.T, sc scenario) {
 			t.Logf("config:\n%s\nlog:\n%s", w.subst(sc.config), log)
 		}
 	}()
-	unchanged := func() {
+	unchanged := func(disks ...int) {
 		t.Helper()
 		after := w.hashes()
-		for i := range before {
+		if disks == nil {
+			for i := range before {
+				disks = append(disks, i)
+			}
+		}
+		for _, i := range disks {
 			if before[i] != after[i] {
 				t.Errorf("$disk%d (%s) changed: sha256 %s before, %s after; want it byte-for-byte unchanged", i, w.loops[i], before[i][:12], after[i][:12])
 			}
@@ -714,6 +756,9 @@ func runScenario(t *testing.T, sc scenario) {
 		if failed != "" {
 			t.Fatalf("second run: stage %s failed; want success", failed)
 		}
+	}
+	if sc.same != nil {
+		unchanged(sc.same...)
 	}
 	w.checkDisks(sc.after)
 	for p, c := range sc.rootHas {
