@@ -71,11 +71,17 @@ type guest struct {
 	mods     []string
 	commands []string
 	qemuArgs []string // without a -netdev, the guest has no network
+	// hostBins are host programs (by name, found through PATH) copied into
+	// the initramfs's /bin or /sbin with the shared libraries ldd lists.
+	hostBins []string
+	// files are extra files for the initramfs: path -> contents.
+	files map[string]string
 }
 
 type cmdResult struct {
-	out string
-	rc  int
+	line string
+	out  string
+	rc   int
 }
 
 var cmdRE = regexp.MustCompile(`(?s)CMD-BEGIN ([^\n]*)\n(.*?)\nCMD-END rc=(-?\d+)`)
@@ -83,6 +89,17 @@ var cmdRE = regexp.MustCompile(`(?s)CMD-BEGIN ([^\n]*)\n(.*?)\nCMD-END rc=(-?\d+
 // boot builds the initramfs, runs the guest to power-off, and returns what
 // each command printed.
 func (g guest) boot(t *testing.T) map[string]cmdResult {
+	t.Helper()
+	res := map[string]cmdResult{}
+	for _, r := range g.run(t) {
+		res[r.line] = r
+	}
+	return res
+}
+
+// run is boot with the results in the order the commands ran (a line
+// may run more than once).
+func (g guest) run(t *testing.T) []cmdResult {
 	t.Helper()
 	root, kv := kernel(t)
 	dir := t.TempDir()
@@ -94,6 +111,16 @@ func (g guest) boot(t *testing.T) map[string]cmdResult {
 	copyFile(t, build(t, bins, "./init", "init"), filepath.Join(stage, "init"))
 	copyFile(t, build(t, bins, "../../cmd/ignition", "ignition"), filepath.Join(stage, "bin", "ignition"))
 	copyFile(t, build(t, bins, "../../validate", "ignition-validate"), filepath.Join(stage, "bin", "ignition-validate"))
+	for _, name := range g.hostBins {
+		copyHostProgram(t, stage, name)
+	}
+	for p, c := range g.files {
+		dst := filepath.Join(stage, p)
+		os.MkdirAll(filepath.Dir(dst), 0o755)
+		if err := os.WriteFile(dst, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var list []string
 	for _, ko := range modules(t, root, kv, g.mods...) {
 		dst := filepath.Join("/lib/modules", filepath.Base(ko))
@@ -128,13 +155,52 @@ func (g guest) boot(t *testing.T) map[string]cmdResult {
 		t.Fatalf("guest did not finish (%v after %v): %s\nserial:\n%s", err, time.Since(start), qout.String(), log)
 	}
 	t.Logf("guest ran %v under TCG", time.Since(start).Round(100*time.Millisecond))
-	res := map[string]cmdResult{}
+	var res []cmdResult
 	for _, m := range cmdRE.FindAllStringSubmatch(string(log), -1) {
 		var rc int
 		fmt.Sscan(m[3], &rc)
-		res[strings.TrimSpace(m[1])] = cmdResult{out: strings.ReplaceAll(m[2], "\r", ""), rc: rc}
+		res = append(res, cmdResult{line: strings.TrimSpace(m[1]), out: strings.ReplaceAll(m[2], "\r", ""), rc: rc})
 	}
 	return res
+}
+
+// copyHostProgram copies a host program into stage's /sbin (when the host
+// keeps it in an sbin directory) or /bin, with every shared library ldd
+// lists at the same path, and the dynamic loader.
+func copyHostProgram(t *testing.T, stage, name string) {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("host program %s: %v", name, err)
+	}
+	dir := "/bin"
+	if strings.HasSuffix(filepath.Dir(p), "sbin") {
+		dir = "/sbin"
+	}
+	copyFile(t, p, filepath.Join(stage, dir, name))
+	libs := []string{"/lib64/ld-linux-x86-64.so.2"}
+	out, err := exec.Command("ldd", p).Output()
+	if err != nil && !strings.Contains(string(out), "not a dynamic executable") {
+		// ldd exits 1 on a static program, which needs nothing
+		if _, ok := err.(*exec.ExitError); !ok {
+			t.Fatalf("ldd %s: %v", p, err)
+		}
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		switch {
+		case len(f) >= 3 && f[1] == "=>" && strings.HasPrefix(f[2], "/"):
+			libs = append(libs, f[2]) // libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)
+		case len(f) >= 1 && strings.HasPrefix(f[0], "/"):
+			libs = append(libs, f[0]) // /lib64/ld-linux-x86-64.so.2 (0x...)
+		}
+	}
+	for _, lib := range libs {
+		if _, err := os.Stat(filepath.Join(stage, lib)); err == nil {
+			continue
+		}
+		copyFile(t, lib, filepath.Join(stage, lib))
+	}
 }
 
 func copyFile(t *testing.T, src, dst string) {

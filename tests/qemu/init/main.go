@@ -1,7 +1,9 @@
 // Command init is PID 1 of the QEMU test guests: it mounts the kernel
 // filesystems, loads the modules listed in /modules.list, runs each line of
-// /test.cmd (a command with its arguments, or "@cat FILE") printing its output between
-// markers on the console, and powers the guest off.
+// /test.cmd (a command with its arguments, or a builtin: "@cat FILE",
+// "@write FILE TEXT...", "@mkdir DIR", "@env KEY=VALUE" for the commands
+// after it, "@ifup IFACE ADDR/PREFIX") printing its output between markers
+// on the console, and powers the guest off.
 package main
 
 import (
@@ -52,6 +54,10 @@ func main() {
 				fmt.Printf("CMD-BEGIN %s\n%v\nCMD-END rc=%d\n", line, err, map[bool]int{true: 0, false: 1}[err == nil])
 				continue
 			}
+			if b, ok := builtin(line, args); ok {
+				fmt.Printf("CMD-BEGIN %s\n%s\nCMD-END rc=%d\n", line, b.out, b.rc)
+				continue
+			}
 			if args[0] == "@cat" { // a builtin: the guest has no coreutils
 				b, err := os.ReadFile(args[1])
 				fmt.Printf("CMD-BEGIN %s\n%s\nCMD-END rc=%d\n", line, b, map[bool]int{true: 0, false: 1}[err == nil])
@@ -73,6 +79,32 @@ func main() {
 	fmt.Println("E2E-DONE")
 	unix.Sync()
 	unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+}
+
+type result struct {
+	out string
+	rc  int
+}
+
+// builtin runs the builtins that need no program in the guest.
+func builtin(line string, args []string) (result, bool) {
+	res := func(err error) (result, bool) {
+		if err != nil {
+			return result{err.Error(), 1}, true
+		}
+		return result{"", 0}, true
+	}
+	switch {
+	case args[0] == "@env" && len(args) == 2:
+		k, v, _ := strings.Cut(args[1], "=")
+		return res(os.Setenv(k, v))
+	case args[0] == "@mkdir" && len(args) == 2:
+		return res(os.MkdirAll(args[1], 0o755))
+	case args[0] == "@write" && len(args) >= 2:
+		text := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(strings.TrimPrefix(line, "@write")), args[1]))
+		return res(os.WriteFile(args[1], []byte(text+"\n"), 0o644))
+	}
+	return result{}, false
 }
 
 // ifup gives an interface an IPv4 address and brings it and lo up, with
