@@ -81,11 +81,6 @@ func (mp *MountPlan) Print(w io.Writer) {
 // called after each mount so that a failure later can be undone. On a
 // failure the mounts made so far are undone, in reverse.
 func (mp *MountPlan) Apply(ctx context.Context, o Options, record func([]Mounted) error) ([]string, error) {
-	root, err := rootfs.Open(mp.Root)
-	if err != nil {
-		return nil, err
-	}
-	defer root.Close()
 	var done []Mounted
 	var created []string
 	fail := func(err error) ([]string, error) {
@@ -99,13 +94,10 @@ func (mp *MountPlan) Apply(ctx context.Context, o Options, record func([]Mounted
 		if _, err := blockdev.Wait(ctx, m.Node, 30*time.Second, o.Log.Infof); err != nil {
 			return fail(fmt.Errorf("mounting %s at %s: %w", m.Device, m.Path, err))
 		}
-		d, made, err := root.MkdirAll(m.Path, 0, 0)
+		// the root is opened again for each mount: a filesystem mounted at
+		// / (or above this path) must be seen through
+		host, made, err := mountPoint(mp.Root, m.Path)
 		created = append(created, made...)
-		if err != nil {
-			return fail(fmt.Errorf("mount point %s: %w", m.Path, err))
-		}
-		d.Close()
-		host, err := root.HostPath(m.Path)
 		if err != nil {
 			return fail(fmt.Errorf("mount point %s: %w", m.Path, err))
 		}
@@ -118,6 +110,23 @@ func (mp *MountPlan) Apply(ctx context.Context, o Options, record func([]Mounted
 		}
 	}
 	return created, nil
+}
+
+// mountPoint makes the mount point (0755, root) with in-root resolution
+// and returns its host path, checked to be inside the root.
+func mountPoint(rootPath, p string) (string, []string, error) {
+	root, err := rootfs.Open(rootPath)
+	if err != nil {
+		return "", nil, err
+	}
+	defer root.Close()
+	d, made, err := root.MkdirAll(p, 0, 0)
+	if err != nil {
+		return "", made, err
+	}
+	d.Close()
+	host, err := root.HostPath(p)
+	return host, made, err
 }
 
 // Unmount undoes mounts in reverse order; it tries them all and reports
