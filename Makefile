@@ -51,7 +51,7 @@ test: build unit cross fuzz lint
 	@echo "make test: all passed"
 
 unit:
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 30m ./...
 
 # config/ and validate/ must build for every platform CI pipelines run on.
 cross:
