@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ignition-go/ignition/internal/testenv"
 	"github.com/ignition-go/ignition/internal/testnet"
 )
 
@@ -35,7 +36,7 @@ func azuriteBin(t *testing.T) string {
 	}
 	p, _ := filepath.Abs("../.cache/npm/node_modules/.bin/azurite-blob")
 	if _, err := os.Stat(p); err != nil {
-		t.Skip("Azurite is not installed (make deps installs it with npm into .cache/npm)")
+		testenv.Skip(t, "Azurite is not installed (make deps installs it with npm into .cache/npm)")
 	}
 	return p
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ignition-go/ignition/internal/testenv"
 )
 
 // startTFTPD runs Debian's tftpd-hpa on a loopback port, serving dir, and
@@ -20,7 +22,7 @@ func startTFTPD(t *testing.T, dir string) string {
 	bin, err := exec.LookPath("in.tftpd")
 	if err != nil {
 		if _, err = os.Stat("/usr/sbin/in.tftpd"); err != nil {
-			t.Skip("tftpd-hpa is not installed (make test installs it: apt-get install tftpd-hpa)")
+			testenv.Skip(t, "tftpd-hpa is not installed (make deps installs it)")
 		}
 		bin = "/usr/sbin/in.tftpd"
 	}

@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/ignition-go/ignition/internal/testenv"
 )
 
 const envVar = "IGNITION_TEST_NETNS"
@@ -32,11 +34,11 @@ func InNetns(t *testing.T, addrs ...string) bool {
 		return true
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to create a network namespace (unshare -n)")
+		testenv.Skip(t, "needs root to create a network namespace (unshare -n)")
 	}
 	for _, tool := range []string{"unshare", "ip"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed", tool)
+			testenv.Skip(t, "%s is not installed", tool)
 		}
 	}
 	args := []string{"-n", os.Args[0], "-test.run", "^" + t.Name() + "$", "-test.count=1"}

@@ -12,17 +12,8 @@ import (
 
 	"github.com/ignition-go/ignition/config"
 	"github.com/ignition-go/ignition/internal/command"
+	"github.com/ignition-go/ignition/internal/testenv"
 )
-
-func needTool(t *testing.T, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not installed (make deps installs it)", name)
-		}
-		t.Skipf("%s is not installed (make deps installs it)", name)
-	}
-}
 
 type nopLog struct{}
 
@@ -56,7 +47,7 @@ const (
 
 // In 512-byte sectors: 1 MiB = 2048.
 func TestPlanPartitions(t *testing.T) {
-	needTool(t, "sgdisk")
+	testenv.NeedTools(t, "sgdisk")
 	base := []string{"-n", "1:2048:+64M", "-c", "1:boot", "-t", "1:" + typeLinux, "-u", "1:" + guidA,
 		"-n", "2:0:+32M", "-c", "2:data"}
 	cases := []struct {

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ignition-go/ignition/config"
+	"github.com/ignition-go/ignition/internal/testenv"
 	"github.com/ignition-go/ignition/resource"
 )
 
@@ -39,9 +40,7 @@ func (l *testLog) Op(f string, a ...any) func(error) {
 }
 
 func needRoot(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the files stage needs root (chown, useradd --root)")
-	}
+	testenv.NeedRoot(t, "chown, useradd --root")
 }
 
 // skeleton makes a minimal target root: passwd, group, shadow, gshadow.
@@ -279,9 +278,7 @@ func TestFailuresLeaveNothingHalfDone(t *testing.T) {
 
 func TestUsersGroupsKeysAndUnits(t *testing.T) {
 	needRoot(t)
-	if _, err := exec.LookPath("useradd"); err != nil {
-		t.Skip("useradd is not installed")
-	}
+	testenv.NeedTools(t, "useradd")
 	root := skeleton(t)
 	log, err := apply(t, root, `{"ignition":{"version":"3.4.0"},
 	 "passwd":{"groups":[{"name":"admins","gid":1500}],
@@ -325,9 +322,7 @@ func TestUsersGroupsKeysAndUnits(t *testing.T) {
 // enabled: false disables a unit the image had enabled, with systemctl --root.
 func TestDisableEnabledUnit(t *testing.T) {
 	needRoot(t)
-	if _, err := exec.LookPath("systemctl"); err != nil {
-		t.Skip("systemctl is not installed")
-	}
+	testenv.NeedTools(t, "systemctl")
 	root := skeleton(t)
 	os.MkdirAll(filepath.Join(root, "etc/systemd/system"), 0o755)
 	os.WriteFile(filepath.Join(root, "etc/systemd/system/noisy.service"), []byte("[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n"), 0o644)
@@ -367,9 +362,7 @@ func TestPlanPrint(t *testing.T) {
 // left alone.
 func TestSELinuxRelabel(t *testing.T) {
 	needRoot(t)
-	if _, err := exec.LookPath("setfiles"); err != nil {
-		t.Skip("setfiles is not installed (make deps installs policycoreutils)")
-	}
+	testenv.NeedTools(t, "setfiles")
 	root := skeleton(t)
 	os.MkdirAll(filepath.Join(root, "etc/selinux/targeted/contexts/files"), 0o755)
 	os.WriteFile(filepath.Join(root, "etc/selinux/config"), []byte("SELINUX=enforcing\nSELINUXTYPE=targeted\n"), 0o644)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ignition-go/ignition/internal/testenv"
 )
 
 // A real Debian root (debootstrapped by make deps into .cache/debroot and
@@ -13,12 +15,10 @@ import (
 // keys, and the target's own systemctl applies our preset, and sees a
 // default-enabled unit disabled.
 func TestDebianRoot(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
+	testenv.NeedRoot(t, "useradd --root, systemctl --root")
 	src, _ := filepath.Abs("../../.cache/debroot")
 	if _, err := os.Stat(filepath.Join(src, "usr/bin/systemctl")); err != nil {
-		t.Skip("no Debian root in .cache/debroot (make deps debootstraps it)")
+		testenv.Skip(t, "no Debian root in .cache/debroot (make deps debootstraps it)")
 	}
 	m := newMachine(t)
 	os.RemoveAll(m.root)

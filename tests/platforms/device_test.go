@@ -8,18 +8,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ignition-go/ignition/internal/testenv"
 )
 
 // ignition.config.device + ignition.config.path: the config is read from a
 // labelled filesystem, here ext4 on a loop device the test makes (the
 // by-label link that udev would make is made by the test too).
 func TestConfigFromLabelledDevice(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for a loop device")
-	}
+	testenv.NeedRoot(t, "a loop device")
 	for _, tool := range []string{"mkfs.ext4", "losetup"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed", tool)
+			testenv.Skip(t, "%s is not installed", tool)
 		}
 	}
 	dir := t.TempDir()

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ignition-go/ignition/internal/testenv"
 )
 
 // Without -log-to-stdout the binary logs to the journal with structured
@@ -18,7 +20,7 @@ func TestJournal(t *testing.T) {
 	const env = "IGNITION_TEST_MOUNTNS"
 	if os.Getenv(env) != t.Name() {
 		if os.Geteuid() != 0 {
-			t.Skip("needs root for a mount namespace")
+			testenv.Skip(t, "needs root for a mount namespace")
 		}
 		cmd := exec.Command("unshare", "-m", "--propagation", "private", os.Args[0], "-test.run", "^"+t.Name()+"$", "-test.count=1", "-test.v")
 		cmd.Env = append(os.Environ(), env+"="+t.Name())

@@ -6,15 +6,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ignition-go/ignition/internal/testenv"
 )
 
 // The files stage leaves exactly the tree CoreOS Ignition leaves for the
 // same config: paths, modes, owners, sizes, link targets and contents, as
 // recorded from Ignition v2.26.0 (testdata/ignition-tree/record.sh).
 func TestSameTreeAsIgnition(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the files stage needs root")
-	}
+	testenv.NeedRoot(t, "the files stage chowns")
 	dir, _ := filepath.Abs("testdata/ignition-tree")
 	m := newMachine(t)
 	cfg, _ := os.ReadFile(filepath.Join(dir, "config.ign"))
