@@ -218,6 +218,22 @@ func checkProbe(t *testing.T, dev string, got map[string]string, want map[string
 	}
 }
 
+// withoutWipeTable is cfg without wipeTable on its disks, as JSON: the
+// config of a later boot that must keep what the first made.
+func withoutWipeTable(t *testing.T, cfg any) string {
+	t.Helper()
+	var keep map[string]any
+	b, _ := json.Marshal(cfg)
+	if err := json.Unmarshal(b, &keep); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range keep["storage"].(map[string]any)["disks"].([]any) {
+		delete(d.(map[string]any), "wipeTable")
+	}
+	b, _ = json.Marshal(keep)
+	return string(b)
+}
+
 func dataURL(s string) string { return "data:," + strings.ReplaceAll(s, " ", "%20") }
 
 func file(path, contents string) map[string]any {
@@ -299,15 +315,8 @@ func TestDisksPartitionsFilesystemsAndReuse(t *testing.T) {
 		probe3[n] = s.add(fmt.Sprintf("blkid -p -o export /dev/vdb%d", n))
 	}
 
-	// the same config without wipeTable
-	var keep map[string]any
-	b, _ := json.Marshal(cfg)
-	json.Unmarshal(b, &keep)
-	delete(keep["storage"].(map[string]any)["disks"].([]any)[0].(map[string]any), "wipeTable")
-	keepJSON, _ := json.Marshal(keep)
-
 	r := bootScript(t, guest{mods: diskMods, hostBins: diskBins, qemuArgs: qargs,
-		files: map[string]string{"config-keep.ign": string(keepJSON)}}, s, disks, cfg)
+		files: map[string]string{"config-keep.ign": withoutWipeTable(t, cfg)}}, s, disks, cfg)
 
 	t.Run("layout", func(t *testing.T) {
 		r := results{t: t, res: r.res, s: r.s}
@@ -503,9 +512,18 @@ func TestDisksRAID1(t *testing.T) {
 	pa, pb := s.add("blkid -p -o export /dev/vdb1"), s.add("blkid -p -o export /dev/vdc1")
 	mnt := s.add("@mkdir /mnt/data", "mount -t btrfs /dev/md/data /mnt/data")
 	cat := s.add("@cat /mnt/data/hello")
+	marker := s.add("@write /mnt/data/kept written between the runs")
 	umnt := s.add("umount /mnt/data")
+	// reuse: the same config without wipeTable, the array still assembled
+	s.add("@env IGNITION_CONFIG_FILE=/config-keep.ign")
+	run2 := s.stages("/run/ignition2.json", "/run/state2")
+	detail2, probe2 := s.add("mdadm --detail /dev/md/data"), s.add("blkid -p -o export /dev/md/data")
+	mnt2 := s.add("mount -t btrfs /dev/md/data /mnt/data")
+	kept := s.add("@cat /mnt/data/kept")
+	umnt2 := s.add("umount /mnt/data")
 	mods := append([]string{"md_mod", "raid1", "btrfs"}, diskMods...)
-	r := bootScript(t, guest{mods: mods, hostBins: bins, qemuArgs: qargs}, s, disks, cfg)
+	r := bootScript(t, guest{mods: mods, hostBins: bins, qemuArgs: qargs,
+		files: map[string]string{"config-keep.ign": withoutWipeTable(t, cfg)}}, s, disks, cfg)
 	for _, st := range []string{"fetch-offline", "disks", "mount", "files", "umount"} {
 		r.stageOK(run[st])
 	}
@@ -526,7 +544,30 @@ func TestDisksRAID1(t *testing.T) {
 	if got := strings.TrimSpace(r.ok(cat)); got != "on btrfs on raid1" {
 		t.Errorf("/mnt/data/hello = %q; want %q", got, "on btrfs on raid1")
 	}
+	r.ok(marker)
 	r.ok(umnt)
+
+	t.Run("reuse", func(t *testing.T) {
+		r := results{t: t, res: r.res, s: r.s}
+		for _, st := range []string{"fetch-offline", "disks", "mount", "files", "umount"} {
+			r.stageOK(run2[st])
+		}
+		if out := r.get(run2["disks"]).out; regexp.MustCompile(`running (sgdisk|mdadm|mkfs|wipefs)`).MatchString(out) {
+			t.Errorf("the second disks stage wrote to an array that matched the config:\n%s", out)
+		}
+		uuid := regexp.MustCompile(`UUID : (\S+)`)
+		if a, b := uuid.FindString(r.ok(detail)), uuid.FindString(r.ok(detail2)); a == "" || a != b {
+			t.Errorf("array %q after the first run, %q after the second; want it kept", a, b)
+		}
+		if a, b := blkidExport(r.ok(probe))["UUID"], blkidExport(r.ok(probe2))["UUID"]; a != b {
+			t.Errorf("btrfs UUID %s after the first run, %s after the second; want it kept", a, b)
+		}
+		r.ok(mnt2)
+		if got := strings.TrimSpace(r.ok(kept)); got != "written between the runs" {
+			t.Errorf("the marker written between the runs = %q; want it kept", got)
+		}
+		r.ok(umnt2)
+	})
 }
 
 // Scenario 4b (LUKS): a LUKS2 volume on a partition of vdb with a key
@@ -565,11 +606,39 @@ func TestDisksLUKS2(t *testing.T) {
 	probe := s.add("blkid -p -o export /dev/mapper/secret")
 	mnt := s.add("@mkdir /mnt/secret", "mount -t ext4 /dev/mapper/secret /mnt/secret")
 	cat := s.add("@cat /mnt/secret/hello")
+	marker := s.add("@write /mnt/secret/kept written between the runs")
 	umnt := s.add("umount /mnt/secret")
 	crypttab := s.add("@cat /sysroot/etc/crypttab")
+	// reuse as on a later boot: the same config without wipeTable, the
+	// volume closed
+	closed := s.add("cryptsetup close secret")
+	s.add("@env IGNITION_CONFIG_FILE=/config-keep.ign")
+	run2 := s.stages("/run/ignition2.json", "/run/state2")
+	dump2, probe2 := s.add("cryptsetup luksDump /dev/vdb1"), s.add("blkid -p -o export /dev/mapper/secret")
+	mnt2 := s.add("mount -t ext4 /dev/mapper/secret /mnt/secret")
+	kept := s.add("@cat /mnt/secret/kept")
+	umnt2 := s.add("umount /mnt/secret")
+	// and the stages run again in the same boot, the volume still open
+	run3 := s.stages("/run/ignition3.json", "/run/state3")
+	dump3 := s.add("cryptsetup luksDump /dev/vdb1")
+	// a key that does not open the volume is refused before anything is
+	// written, here a new partition 2 that the disks stage makes first
+	close2 := s.add("cryptsetup close secret")
+	s.add("@env IGNITION_CONFIG_FILE=/config-wrongkey.ign")
+	fetch4 := s.stage("fetch-offline", "/run/ignition4.json", "/run/state4")
+	disks4 := s.stage("disks", "/run/ignition4.json", "/run/state4")
+	table4 := s.add("sgdisk -p /dev/vdb")
+	var wrong map[string]any
+	json.Unmarshal([]byte(withoutWipeTable(t, cfg)), &wrong)
+	st := wrong["storage"].(map[string]any)
+	d0 := st["disks"].([]any)[0].(map[string]any)
+	d0["partitions"] = append(d0["partitions"].([]any), map[string]any{"number": 2, "label": "extra", "sizeMiB": 50})
+	st["luks"].([]any)[0].(map[string]any)["keyFile"] = map[string]any{"source": dataURL("not the key")}
+	wrongJSON, _ := json.Marshal(wrong)
 	mods := append([]string{"dm_mod", "dm_crypt", "xts", "aesni_intel", "algif_skcipher"}, diskMods...)
 	r := bootScript(t, guest{mods: mods, hostBins: bins, qemuArgs: qargs,
-		files: map[string]string{"key": key, "badkey": "wrong"}}, s, disks, cfg)
+		files: map[string]string{"key": key, "badkey": "wrong", "config-keep.ign": withoutWipeTable(t, cfg),
+			"config-wrongkey.ign": string(wrongJSON)}}, s, disks, cfg)
 	for _, st := range []string{"fetch-offline", "disks", "mount", "files", "umount"} {
 		out := r.stageOK(run[st])
 		if strings.Contains(out, key) || strings.Contains(out, dataURL(key)) {
@@ -591,6 +660,56 @@ func TestDisksLUKS2(t *testing.T) {
 	if got := strings.TrimSpace(r.ok(cat)); got != "on ext4 on luks2" {
 		t.Errorf("/mnt/secret/hello = %q; want %q", got, "on ext4 on luks2")
 	}
+	r.ok(marker)
 	r.ok(umnt)
 	t.Logf("/sysroot/etc/crypttab (rc %d): %q", r.get(crypttab).rc, r.get(crypttab).out)
+
+	t.Run("reuse", func(t *testing.T) {
+		r := results{t: t, res: r.res, s: r.s}
+		r.ok(closed)
+		for _, st := range []string{"fetch-offline", "disks", "mount", "files", "umount"} {
+			r.stageOK(run2[st])
+		}
+		if out := r.get(run2["disks"]).out; regexp.MustCompile(`running (sgdisk|cryptsetup luksFormat|mkfs|wipefs)`).MatchString(out) {
+			t.Errorf("the second disks stage wrote to a volume that matched the config:\n%s", out)
+		}
+		uuid := regexp.MustCompile(`(?m)^UUID:\s+(\S+)$`)
+		if a, b := uuid.FindString(r.ok(dump)), uuid.FindString(r.ok(dump2)); a == "" || a != b {
+			t.Errorf("LUKS %q after the first run, %q after the second; want it kept", a, b)
+		}
+		if a, b := blkidExport(r.ok(probe))["UUID"], blkidExport(r.ok(probe2))["UUID"]; a != b {
+			t.Errorf("ext4 UUID %s after the first run, %s after the second; want it kept", a, b)
+		}
+		r.ok(mnt2)
+		if got := strings.TrimSpace(r.ok(kept)); got != "written between the runs" {
+			t.Errorf("the marker written between the runs = %q; want it kept", got)
+		}
+		r.ok(umnt2)
+	})
+
+	t.Run("reuse while open", func(t *testing.T) {
+		r := results{t: t, res: r.res, s: r.s}
+		for _, st := range []string{"fetch-offline", "disks", "mount", "files", "umount"} {
+			r.stageOK(run3[st])
+		}
+		uuid := regexp.MustCompile(`(?m)^UUID:\s+(\S+)$`)
+		if a, b := uuid.FindString(r.ok(dump)), uuid.FindString(r.ok(dump3)); a == "" || a != b {
+			t.Errorf("LUKS %q after the first run, %q after the third; want it kept", a, b)
+		}
+	})
+
+	t.Run("wrong key", func(t *testing.T) {
+		r := results{t: t, res: r.res, s: r.s}
+		r.ok(close2)
+		r.stageOK(fetch4)
+		c := r.get(disks4)
+		if c.rc == 0 {
+			t.Errorf("%s: rc 0 with a key that does not open the volume; want a refusal\n%s", c.line, c.out)
+		} else if strings.Contains(c.out, "running sgdisk") {
+			t.Errorf("%s: rc %d, but only after writing the partition table; want the key checked in the plan\n%s", c.line, c.rc, c.out)
+		}
+		if out := r.ok(table4); regexp.MustCompile(`(?m)^\s+2\s+.*extra$`).MatchString(out) {
+			t.Errorf("the refused config's partition 2 was made:\n%s", out)
+		}
+	})
 }
