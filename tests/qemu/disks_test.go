@@ -18,29 +18,17 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/ignition-go/ignition/internal/testenv"
 )
 
 // needDiskHost skips (or, with CI set, fails) when the host cannot run
 // the disk guests: no QEMU, no guest kernel, or a missing tool.
 func needDiskHost(t *testing.T, tools ...string) {
 	t.Helper()
-	skip := func(format string, args ...any) {
-		t.Helper()
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set, so this is a failure, not a skip: "+format, args...)
-		}
-		t.Skipf(format, args...)
-	}
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		skip("qemu-system-x86_64 is not installed (make deps installs it)")
-	}
+	testenv.NeedTools(t, append([]string{"qemu-system-x86_64", "ldd", "modprobe", "cpio"}, tools...)...)
 	if vm, _ := filepath.Glob("../../.cache/kernel/root/boot/vmlinuz-*"); len(vm) == 0 {
-		skip("no guest kernel in .cache/kernel (make deps extracts Debian's)")
-	}
-	for _, tool := range append([]string{"ldd", "modprobe", "cpio"}, tools...) {
-		if _, err := exec.LookPath(tool); err != nil {
-			skip("%s is not installed (make deps installs it)", tool)
-		}
+		testenv.Skip(t, "no guest kernel in .cache/kernel (make deps extracts Debian's)")
 	}
 }
 
