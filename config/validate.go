@@ -74,6 +74,7 @@ const (
 	msgCexWithClevis      = "cannot use cex with clevis"
 	msgCexWithKeyFile     = "cannot use key file with cex"
 	msgUnitExt            = "invalid systemd unit extension"
+	msgNameComponent      = "name must be a single file name: no slash, no whitespace or control characters, not \".\" or \"..\""
 	msgDropinExt          = "invalid systemd drop-in extension"
 	msgVirtiofsTag        = "virtiofs tags cannot be longer than 36 bytes"
 	msgVirtiofsOption     = "virtiofs filesystems cannot have a label, uuid, wipeFilesystem or options"
@@ -725,6 +726,8 @@ func (c *validator) filesystem(f *Filesystem, p Path) {
 func (c *validator) luks(l *Luks, p Path) {
 	if strings.Contains(l.Name, "/") {
 		c.err(p.key("name"), msgLuksSlash)
+	} else if l.Name != "" && !oneComponent(l.Name) {
+		c.err(p.key("name"), msgNameComponent)
 	}
 	if notEmpty(l.Label) && len(*l.Label) > 47 {
 		c.err(p.key("label"), msgLuksLabel)
@@ -809,6 +812,9 @@ func (c *validator) tang(t *Tang, p Path) {
 }
 
 func (c *validator) raid(r *Raid, p Path) {
+	if r.Name != "" && !oneComponent(r.Name) {
+		c.err(p.key("name"), msgNameComponent)
+	}
 	lp := p.key("level")
 	switch level := deref(r.Level); level {
 	case "":
@@ -879,6 +885,9 @@ func (c *validator) systemd(s *Systemd, p Path) {
 		if !validUnitExt(path.Ext(u.Name)) {
 			c.err(ip.key("name"), msgUnitExt)
 		}
+		if u.Name != "" && !oneComponent(u.Name) {
+			c.err(ip.key("name"), msgNameComponent)
+		}
 		if u.Contents != nil {
 			opts, err := unit.DeserializeOptions(strings.NewReader(*u.Contents))
 			if err != nil {
@@ -898,6 +907,9 @@ func (c *validator) systemd(s *Systemd, p Path) {
 			if path.Ext(d.Name) != ".conf" {
 				c.err(dp.key("name"), msgDropinExt)
 			}
+			if d.Name != "" && !oneComponent(d.Name) {
+				c.err(dp.key("name"), msgNameComponent)
+			}
 		}
 	}
 }
@@ -909,6 +921,22 @@ func hasInstall(opts []*unit.UnitOption) bool {
 		}
 	}
 	return false
+}
+
+// oneComponent says whether a name (of a unit, drop-in, LUKS volume or
+// RAID array) can only name one entry of its directory: a name with a
+// slash or "..", used as a path under /etc/systemd/system, /dev/md or
+// /etc/luks, would reach another directory.
+func oneComponent(name string) bool {
+	if name == "" || name == "." || name == ".." || strings.ContainsRune(name, '/') {
+		return false
+	}
+	for _, r := range name {
+		if r <= ' ' || r == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func validUnitExt(ext string) bool {

@@ -281,6 +281,12 @@ func planDisks(ctx context.Context, e *Engine, cfg config.Config) (Plan, error) 
 func (p disksPlan) Print(w io.Writer) { p.plan.Print(w) }
 
 func (p disksPlan) Apply(ctx context.Context, e *Engine) error {
+	// the log narrates the plan: what is kept, made, resized or wiped
+	var b strings.Builder
+	p.plan.Print(&b)
+	for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+		e.Log.Infof("plan: %s", strings.TrimPrefix(l, "disks: "))
+	}
 	if err := p.plan.Apply(ctx, e.diskOptions()); err != nil {
 		return fmt.Errorf("disks stage: %w", err)
 	}
@@ -301,7 +307,10 @@ func planMount(ctx context.Context, e *Engine, cfg config.Config) (Plan, error) 
 	if err != nil {
 		return nil, fmt.Errorf("state file: %w", err)
 	}
-	mp := disks.PlanMounts(cfg, e.Root, st.DevAliases)
+	mp, err := disks.PlanMounts(cfg, e.Root, st.DevAliases)
+	if err != nil {
+		return nil, fmt.Errorf("mount stage: %w", err)
+	}
 	if len(mp.Mounts) == 0 {
 		return nothing{"mount", "no filesystems to mount"}, nil
 	}

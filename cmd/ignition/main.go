@@ -119,8 +119,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		logger.Errorf("loading the state file %s: %v", *state, err)
 		return exitSetup
 	}
-	// SIGTERM or SIGINT (systemd stopping the unit) cancels the stage: the
-	// files stage then removes its temp files and fails without a commit.
+	// SIGTERM or SIGINT (systemd stopping the unit) cancels the stage while
+	// it plans and prepares (the files stage then removes its temp files and
+	// fails without changing the root); a commit that has started runs to
+	// its end, and the disks stage stops between its steps.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	start := time.Now()

@@ -84,6 +84,10 @@ func DevNum(dev string) (uint64, error) {
 	return st.Rdev, nil
 }
 
+// Name is the device's name under /sys/class/block (dm-0 for
+// /dev/mapper/x, loop0p1 for /dev/loop0p1).
+func (s Sys) Name(dev string) (string, error) { return s.sysName(dev) }
+
 // sysName is the device's name under /sys/class/block.
 func (s Sys) sysName(dev string) (string, error) {
 	rdev, err := DevNum(dev)
@@ -175,6 +179,25 @@ func (s Sys) InUse(dev string) (string, error) {
 		}
 	}
 	return "", sc.Err()
+}
+
+// IsMountPoint says whether something is mounted exactly at path (a host
+// path without symlinks), from the mount table.
+func (s Sys) IsMountPoint(path string) (bool, error) {
+	f, err := os.Open(s.mountInfo())
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 5 && unescapeMount(fields[4]) == path {
+			return true, nil
+		}
+	}
+	return false, sc.Err()
 }
 
 func unescapeMount(s string) string {

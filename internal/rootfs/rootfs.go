@@ -163,15 +163,83 @@ func (r *Root) HostPath(p string) (string, error) {
 		return "", &os.PathError{Op: "open", Path: dir, Err: err}
 	}
 	defer unix.Close(fd)
+	real, err := r.fdPath(fd, dir)
+	if err != nil {
+		return "", err
+	}
+	return path.Join(real, base), nil
+}
+
+// fdPath is where an open descriptor is on this machine, checked to be
+// under the root.
+func (r *Root) fdPath(fd int, p string) (string, error) {
 	real, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
 	if err != nil {
 		return "", err
 	}
-	if real != r.real && !strings.HasPrefix(real, r.real+"/") {
+	if r.real != "/" && real != r.real && !strings.HasPrefix(real, r.real+"/") {
 		return "", fmt.Errorf("%s resolves to %s, outside the root %s", p, real, r.real)
 	}
-	return path.Join(real, base), nil
+	return real, nil
 }
+
+// ResolvedHostPath is HostPath with the last component followed too (inside
+// the root): the host path of the directory p names, with no symlink in it.
+// It is for mount points.
+func (r *Root) ResolvedHostPath(p string) (string, error) {
+	fd, err := r.openat2(p, unix.O_PATH|unix.O_DIRECTORY, 0, 0)
+	if err != nil {
+		return "", &os.PathError{Op: "open", Path: Clean(p), Err: err}
+	}
+	defer unix.Close(fd)
+	return r.fdPath(fd, Clean(p))
+}
+
+// MkdirAllNoSymlinks is MkdirAll for a path already resolved (by the
+// caller's plan): it refuses, with ErrChanged, to pass through a symlink.
+func (r *Root) MkdirAllNoSymlinks(p string, uid, gid int) (d *Dir, created []string, err error) {
+	p = Clean(p)
+	if d, err := r.OpenDirNoSymlinks(p); err == nil {
+		return d, nil, nil
+	} else if errors.Is(err, unix.ELOOP) {
+		return nil, nil, fmt.Errorf("%s: %w", p, ErrChanged)
+	}
+	cur := "/"
+	for _, comp := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
+		next := path.Join(cur, comp)
+		fd, err := r.openat2(next, unix.O_PATH|unix.O_DIRECTORY, 0, unix.RESOLVE_NO_SYMLINKS)
+		if err == nil {
+			unix.Close(fd)
+			cur = next
+			continue
+		}
+		switch err {
+		case unix.ELOOP:
+			return nil, created, fmt.Errorf("%s: %s is a symlink now: %w", p, next, ErrChanged)
+		case unix.ENOTDIR:
+			return nil, created, fmt.Errorf("%s: %s is not a directory: %w", p, next, ErrChanged)
+		case unix.ENOENT:
+		default:
+			return nil, created, &os.PathError{Op: "open", Path: next, Err: err}
+		}
+		parent, err := r.OpenDirNoSymlinks(cur)
+		if err != nil {
+			return nil, created, err
+		}
+		err = parent.Mkdir(comp, 0o755, uid, gid)
+		parent.Close()
+		if err != nil {
+			return nil, created, &os.PathError{Op: "mkdir", Path: next, Err: err}
+		}
+		created = append(created, next)
+		cur = next
+	}
+	d, err = r.OpenDirNoSymlinks(p)
+	return d, created, err
+}
+
+// ErrChanged is a path that is no longer what the plan found.
+var ErrChanged = errors.New("changed since the plan")
 
 // Kind of what is at a path.
 type Kind int
@@ -204,9 +272,24 @@ func KindOf(mode uint32) Kind {
 	return Other
 }
 
+// ErrBadName is a name given to a Dir method that is not one entry of
+// the directory ("", ".", "..", or with a slash): those would reach
+// outside it.
+var ErrBadName = errors.New("not a single path component")
+
+func checkName(name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsRune(name, '/') {
+		return &os.PathError{Op: "name", Path: name, Err: ErrBadName}
+	}
+	return nil
+}
+
 // Lstat describes the entry name of d itself (a symlink is not followed).
 func (d *Dir) Lstat(name string) (Kind, Stat, error) {
 	var st unix.Stat_t
+	if err := checkName(name); err != nil {
+		return Missing, st, err
+	}
 	err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
 	if err == unix.ENOENT {
 		return Missing, st, nil
@@ -219,6 +302,9 @@ func (d *Dir) Lstat(name string) (Kind, Stat, error) {
 
 // Readlink reads the entry as a symlink.
 func (d *Dir) Readlink(name string) (string, error) {
+	if err := checkName(name); err != nil {
+		return "", err
+	}
 	buf := make([]byte, unix.PathMax)
 	n, err := unix.Readlinkat(d.fd, name, buf)
 	if err != nil {
@@ -228,8 +314,67 @@ func (d *Dir) Readlink(name string) (string, error) {
 }
 
 // RemoveAll removes the entry and, for a directory, everything under it,
-// without following symlinks.
-func (d *Dir) RemoveAll(name string) error { return removeAt(d.fd, name) }
+// without following symlinks. It refuses, before removing anything, when a
+// filesystem is mounted at or under the entry.
+func (d *Dir) RemoveAll(name string) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	if err := noMountsAt(d.fd, name, path.Join(d.Path, name)); err != nil {
+		return err
+	}
+	return removeAt(d.fd, name)
+}
+
+// CheckRemovable says whether RemoveAll(name) would be refused because a
+// filesystem is mounted at or under the entry.
+func (d *Dir) CheckRemovable(name string) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	return noMountsAt(d.fd, name, path.Join(d.Path, name))
+}
+
+// ErrMountPoint is a removal that would reach into a mounted filesystem.
+var ErrMountPoint = errors.New("a filesystem is mounted there")
+
+// noMountsAt walks the entry (not following symlinks) and fails if it is,
+// or holds, a mount point.
+func noMountsAt(dirfd int, name, shown string) error {
+	var sx unix.Statx_t
+	if err := unix.Statx(dirfd, name, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_TYPE, &sx); err != nil {
+		if err == unix.ENOENT {
+			return nil
+		}
+		return &os.PathError{Op: "statx", Path: shown, Err: err}
+	}
+	if sx.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT != 0 && sx.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0 {
+		return &os.PathError{Op: "remove", Path: shown, Err: ErrMountPoint}
+	}
+	if uint32(sx.Mode)&unix.S_IFMT != unix.S_IFDIR {
+		return nil
+	}
+	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: shown, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	for {
+		names, err := f.Readdirnames(256)
+		for _, n := range names {
+			if err := noMountsAt(fd, n, path.Join(shown, n)); err != nil {
+				return err
+			}
+		}
+		if err == io.EOF || len(names) == 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
 
 func removeAt(dirfd int, name string) error {
 	err := unix.Unlinkat(dirfd, name, 0)
@@ -264,6 +409,9 @@ func removeAt(dirfd int, name string) error {
 
 // Mkdir creates the entry as a directory.
 func (d *Dir) Mkdir(name string, mode uint32, uid, gid int) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
 	if err := unix.Mkdirat(d.fd, name, 0o700); err != nil {
 		return err
 	}
@@ -278,6 +426,9 @@ var euid, egid = os.Geteuid(), os.Getegid()
 // Chmod and Chown change the entry in place (neither follows a symlink;
 // a symlink's own mode cannot change, so Chmod leaves it).
 func (d *Dir) Chmod(name string, mode uint32) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
 	err := unix.Fchmodat(d.fd, name, mode&0o7777, unix.AT_SYMLINK_NOFOLLOW)
 	if err == unix.EOPNOTSUPP || err == unix.ENOTSUP {
 		// kernels before 6.6 without AT_SYMLINK_NOFOLLOW support: go through
@@ -301,18 +452,27 @@ func (d *Dir) Chmod(name string, mode uint32) error {
 }
 
 func (d *Dir) Chown(name string, uid, gid int) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
 	return unix.Fchownat(d.fd, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
 }
 
 // Rename moves the entry from into dir to under name, replacing a file or
 // symlink there.
 func (d *Dir) Rename(from string, to *Dir, name string) error {
+	if err := errors.Join(checkName(from), checkName(name)); err != nil {
+		return err
+	}
 	return unix.Renameat(d.fd, from, to.fd, name)
 }
 
 // Symlink makes name a symlink to target, replacing a file or symlink there
 // atomically (through a temp name).
 func (d *Dir) Symlink(name, target string, uid, gid int) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
 	tmp := tmpName()
 	if err := unix.Symlinkat(target, d.fd, tmp); err != nil {
 		return err
@@ -330,6 +490,9 @@ func (d *Dir) Symlink(name, target string, uid, gid int) error {
 // Link makes name a hard link to the entry from of dir src (not following
 // a symlink there), replacing a file or symlink at name.
 func (d *Dir) Link(name string, src *Dir, from string) error {
+	if err := errors.Join(checkName(name), checkName(from)); err != nil {
+		return err
+	}
 	tmp := tmpName()
 	if err := unix.Linkat(src.fd, from, d.fd, tmp, 0); err != nil {
 		return err
@@ -430,6 +593,9 @@ func (w *FileWriter) Reset() error {
 // CopyFrom copies the current contents of the regular file name in src
 // (for appending to a file that is kept).
 func (w *FileWriter) CopyFrom(src *Dir, name string) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
 	fd, err := unix.Openat(src.fd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
@@ -462,7 +628,10 @@ func (w *FileWriter) Abort() {
 
 // Commit sets the mode and owner, syncs, and renames into place at once.
 func (w *FileWriter) Commit(name string, mode uint32, uid, gid int) error {
-	err := w.SetAttrs(mode, uid, gid)
+	err := checkName(name)
+	if err == nil {
+		err = w.SetAttrs(mode, uid, gid)
+	}
 	if err == nil {
 		err = unix.Fsync(w.fd)
 	}
@@ -479,7 +648,12 @@ func (w *FileWriter) Commit(name string, mode uint32, uid, gid int) error {
 }
 
 // Unlink removes the entry name of d (not a directory).
-func (d *Dir) Unlink(name string) error { return unix.Unlinkat(d.fd, name, 0) }
+func (d *Dir) Unlink(name string) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	return unix.Unlinkat(d.fd, name, 0)
+}
 
 // WriteFile writes data to name in d through a temp file, synced, with the
 // mode and owner given.

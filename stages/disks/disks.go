@@ -270,8 +270,17 @@ func tableText(t blockdev.Table) string {
 
 // Apply carries the plan out: partition tables first (each followed by
 // making the kernel see it), then filesystems, several at a time.
+//
+// Once it has started writing it does not stop for ctx (a mkfs or sgdisk
+// killed halfway leaves a worse disk than one finished): ctx is checked
+// between the steps, and programs run to their end.
 func (pl *Plan) Apply(ctx context.Context, o Options) error {
+	stop := ctx
+	ctx = context.WithoutCancel(ctx)
 	for _, dp := range pl.Disks {
+		if err := stop.Err(); err != nil {
+			return err
+		}
 		if !dp.Changes() {
 			continue
 		}
@@ -280,17 +289,26 @@ func (pl *Plan) Apply(ctx context.Context, o Options) error {
 		}
 	}
 	for _, r := range pl.Raids {
+		if err := stop.Err(); err != nil {
+			return err
+		}
 		if err := r.apply(ctx, o); err != nil {
 			return err
 		}
 	}
 	pl.Keys = nil
 	for _, l := range pl.Luks {
+		if err := stop.Err(); err != nil {
+			return err
+		}
 		k, err := l.apply(ctx, pl.p, o)
 		if err != nil {
 			return err
 		}
 		pl.Keys = append(pl.Keys, k)
+	}
+	if err := stop.Err(); err != nil {
+		return err
 	}
 	var fsJobs []*FSPlan
 	for _, fp := range pl.Filesystems {

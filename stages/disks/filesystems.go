@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
@@ -122,7 +123,9 @@ func (p *planner) planFS(ctx context.Context, f config.Filesystem, fut map[strin
 	default:
 		return nil, fmt.Errorf("filesystem on %s: format %s: %w", f.Device, fp.Format, ErrNotSupported)
 	}
-	if n, ok := fut[f.Device]; ok {
+	n, planned := fut[f.Device]
+	fresh := planned && (n.fresh || !exists(n.node))
+	if fresh {
 		fp.Node = n.node
 		ss := uint64(n.disk.Before.SectorSize)
 		have, err := p.probe(ctx, n.disk.Node, n.part.Start*ss, n.part.Size*ss)
@@ -140,8 +143,12 @@ func (p *planner) planFS(ctx context.Context, f config.Filesystem, fut map[strin
 			return nil, err
 		}
 	}
-	_, fresh := fut[f.Device]
 	return fp, p.decideFS(fp, !fresh)
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // decideFS applies the reuse rules to what was found on the device.

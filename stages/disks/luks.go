@@ -84,7 +84,7 @@ func (p *planner) planLuks(ctx context.Context, l config.Luks, fut map[string]fu
 		lp.Node, lp.deferred = lp.Device, true
 		lp.Action, lp.Why = "create", "on a RAID array this run makes (checked once it is there)"
 		return lp, nil
-	case fut[lp.Device].node != "":
+	case fut[lp.Device].node != "" && (fut[lp.Device].fresh || !exists(fut[lp.Device].node)):
 		n := fut[lp.Device]
 		lp.Node = n.node
 		ss := uint64(n.disk.Before.SectorSize)
@@ -103,7 +103,8 @@ func (p *planner) planLuks(ctx context.Context, l config.Luks, fut map[string]fu
 			return nil, err
 		}
 	}
-	if err := p.decideLuks(ctx, lp, fut[lp.Device].node == ""); err != nil {
+	fresh := fut[lp.Device].node != "" && (fut[lp.Device].fresh || !exists(fut[lp.Device].node))
+	if err := p.decideLuks(ctx, lp, !fresh); err != nil {
 		return nil, err
 	}
 	return lp, nil
@@ -256,12 +257,20 @@ func (l *LuksPlan) apply(ctx context.Context, p *planner, o Options) (Key, error
 			return Key{}, err
 		}
 	}
-	args := []string{"luksOpen", l.Node, l.Name, "--key-file", key, "--persistent"}
-	if l.Discard {
-		args = append(args, "--allow-discards")
+	open, err := openOn(l.Name, l.Node, o.Sys)
+	if err != nil {
+		return Key{}, fmt.Errorf("LUKS %s: %w", l.Name, err)
 	}
-	if err := run("cryptsetup", append(args, l.OpenOptions...)...); err != nil {
-		return Key{}, err
+	if open && l.Action == "reuse" {
+		o.Log.Infof("LUKS %s: open already on %s", l.Name, l.Node)
+	} else {
+		args := []string{"luksOpen", l.Node, l.Name, "--key-file", key, "--persistent"}
+		if l.Discard {
+			args = append(args, "--allow-discards")
+		}
+		if err := run("cryptsetup", append(args, l.OpenOptions...)...); err != nil {
+			return Key{}, err
+		}
 	}
 	k := Key{Name: l.Name, NetDev: l.netDev()}
 	if l.Action == "create" && hasClevis(l.Clevis) {
@@ -287,6 +296,29 @@ func (l *LuksPlan) apply(ctx context.Context, p *planner, o Options) (Key, error
 		return Key{}, fmt.Errorf("LUKS %s: %w", l.Name, err)
 	}
 	return k, nil
+}
+
+// openOn says whether the volume is open already as name, on node; a
+// mapping of that name on another device is an error.
+func openOn(name, node string, sys blockdev.Sys) (bool, error) {
+	if _, err := os.Stat("/dev/mapper/" + name); err != nil {
+		return false, nil
+	}
+	dm, err := sys.Name("/dev/mapper/" + name)
+	if err != nil {
+		return false, err
+	}
+	under, err := sys.Name(node)
+	if err != nil {
+		return false, err
+	}
+	slaves, _ := os.ReadDir(filepath.Join(sys.Block(), dm, "slaves"))
+	for _, s := range slaves {
+		if s.Name() == under {
+			return true, nil
+		}
+	}
+	return false, fmt.Errorf("/dev/mapper/%s is open already on another device", name)
 }
 
 func waitPath(ctx context.Context, path string, timeout time.Duration, o Options) error {

@@ -39,8 +39,9 @@ type MountPlan struct {
 // PlanMounts lists the filesystems the config mounts (those with a path
 // and a format other than none and swap), parents first. aliases are the
 // device nodes the disks stage recorded.
-func PlanMounts(cfg config.Config, root string, aliases map[string]string) *MountPlan {
+func PlanMounts(cfg config.Config, root string, aliases map[string]string) (*MountPlan, error) {
 	mp := &MountPlan{Root: root}
+	seen := map[string]string{}
 	for _, f := range cfg.Storage.Filesystems {
 		format := deref(f.Format)
 		if f.Path == nil || *f.Path == "" || format == "" || format == "none" || format == "swap" {
@@ -50,12 +51,24 @@ func PlanMounts(cfg config.Config, root string, aliases map[string]string) *Moun
 		if n, ok := aliases[f.Device]; ok {
 			m.Node = n
 		}
+		if other, dup := seen[m.Path]; dup {
+			return nil, fmt.Errorf("filesystems on %s and %s are both to be mounted at %s", other, f.Device, m.Path)
+		}
+		seen[m.Path] = f.Device
 		mp.Mounts = append(mp.Mounts, m)
 	}
 	sort.SliceStable(mp.Mounts, func(i, j int) bool {
-		return strings.Count(mp.Mounts[i].Path, "/") < strings.Count(mp.Mounts[j].Path, "/")
+		return components(mp.Mounts[i].Path) < components(mp.Mounts[j].Path)
 	})
-	return mp
+	return mp, nil
+}
+
+// components counts a clean absolute path's components ("/" has none).
+func components(p string) int {
+	if p == "/" {
+		return 0
+	}
+	return strings.Count(p, "/")
 }
 
 func (m Mount) cmd(host string) command.Cmd {
@@ -113,7 +126,9 @@ func (mp *MountPlan) Apply(ctx context.Context, o Options, record func([]Mounted
 }
 
 // mountPoint makes the mount point (0755, root) with in-root resolution
-// and returns its host path, checked to be inside the root.
+// and returns its host path: every component resolved inside the root
+// (a symlink in the image included) and checked to be under it, so mount
+// is never handed a path that a symlink sends elsewhere.
 func mountPoint(rootPath, p string) (string, []string, error) {
 	root, err := rootfs.Open(rootPath)
 	if err != nil {
@@ -125,7 +140,7 @@ func mountPoint(rootPath, p string) (string, []string, error) {
 		return "", made, err
 	}
 	d.Close()
-	host, err := root.HostPath(p)
+	host, err := root.ResolvedHostPath(p)
 	return host, made, err
 }
 
@@ -134,6 +149,10 @@ func mountPoint(rootPath, p string) (string, []string, error) {
 func Unmount(ctx context.Context, mounts []Mounted, o Options) error {
 	var errs []string
 	for i := len(mounts) - 1; i >= 0; i-- {
+		if ok, err := o.Sys.IsMountPoint(mounts[i].Host); err == nil && !ok {
+			o.Log.Warnf("%s (%s) is not mounted any more; nothing to unmount", mounts[i].Host, mounts[i].Path)
+			continue
+		}
 		if _, err := o.Runner.Run(ctx, command.Cmd{Name: "umount", Args: []string{mounts[i].Host}}); err != nil {
 			errs = append(errs, err.Error())
 		}

@@ -87,6 +87,17 @@ func (p *planner) planDisk(ctx context.Context, d config.Disk, node string) (*Di
 	if dp.WipeTable || t.Corrupt {
 		existing.Partitions = nil
 	}
+	if !t.GPT && !t.Corrupt && !dp.WipeTable && len(d.Partitions) > 0 {
+		// a disk without a GPT may hold a whole-disk filesystem, a LUKS
+		// volume or another kind of table: writing a GPT would destroy it
+		have, err := p.probe(ctx, node, 0, 0)
+		if err != nil {
+			return nil, fmt.Errorf("disk %s: %w", d.Device, err)
+		}
+		if have.Type != "" || have.PTType != "" {
+			return nil, fmt.Errorf("disk %s holds %s, not a GPT; set wipeTable to replace it", d.Device, have)
+		}
+	}
 	if len(d.Partitions) == 0 && !dp.WipeTable {
 		return dp, nil
 	}

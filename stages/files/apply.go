@@ -142,7 +142,13 @@ func Apply(ctx context.Context, cfg config.Config, o Options) error {
 		a.dropTemps()
 		return err
 	}
-	err = a.Commit(ctx)
+	if err := ctx.Err(); err != nil {
+		a.dropTemps()
+		return err
+	}
+	// once the commit starts it runs to its end: useradd or a rename
+	// stopped halfway would leave less than either state
+	err = a.Commit(context.WithoutCancel(ctx))
 	a.dropTemps()
 	return err
 }
@@ -165,7 +171,9 @@ func (a *Applier) dir(p string) (*rootfs.Dir, error) {
 	if d, ok := a.dirs[p]; ok {
 		return d, nil
 	}
-	d, created, err := a.Root.MkdirAll(p, 0, 0)
+	// the path was resolved by the plan: nothing on it may be a symlink
+	// now (a home directory useradd made from a skeleton could be)
+	d, created, err := a.Root.MkdirAllNoSymlinks(p, 0, 0)
 	a.Written = append(a.Written, created...)
 	if err != nil {
 		return nil, err
@@ -288,6 +296,9 @@ func (a *Applier) resolveNode(n Node) (*step, error) {
 			return nil, fmt.Errorf("%s is there and overwrite is false", kind)
 		}
 	case KindSymlink:
+		if n.Target == "" {
+			return nil, errors.New("a symlink needs a target")
+		}
 		switch {
 		case kind == rootfs.Missing:
 			s.act = create
@@ -335,6 +346,19 @@ func (a *Applier) resolveNode(n Node) (*step, error) {
 	if s.kindAfter() != rootfs.Directory {
 		if below, ok := a.view.under[canon]; ok {
 			return nil, fmt.Errorf("would replace the directory that %q is written in", below)
+		}
+	}
+	if s.act == replace && kind == rootfs.Directory {
+		// a directory replaced with overwrite is removed: never one that
+		// is, or holds, a mount point
+		d, err := a.Root.OpenDirNoSymlinks(path.Dir(canon))
+		if err != nil {
+			return nil, err
+		}
+		err = d.CheckRemovable(path.Base(canon))
+		d.Close()
+		if err != nil {
+			return nil, err
 		}
 	}
 	if n.Kind == KindFile && (s.act != keep || len(n.Append) > 0) {
@@ -757,11 +781,14 @@ func (a *Applier) commitNode(s *step) error {
 	}
 	// what is there is what the plan found, unless the node is a
 	// directory (a deeper node's parent may have been made for it)
-	kind := s.existing.kind
-	if s.n.Kind == KindDirectory {
-		if kind, _, err = d.Lstat(base); err != nil {
-			return err
-		}
+	kind, _, err := d.Lstat(base)
+	if err != nil {
+		return err
+	}
+	if kind != s.existing.kind && !(s.n.Kind == KindDirectory && s.existing.kind == rootfs.Missing && kind == rootfs.Directory) {
+		// something (useradd's skeleton, say) put another thing there
+		// since the plan
+		return fmt.Errorf("the plan found %s there, now there is %s: %w", s.existing.kind, kind, rootfs.ErrChanged)
 	}
 	clear := func() error {
 		if kind == rootfs.Directory || kind == rootfs.Other {

@@ -61,33 +61,34 @@ func (a *Applier) unit(ctx context.Context, u Unit) error {
 		}
 	}
 	if u.Mask != nil {
-		d, created, err := a.Root.MkdirAll(unitDir, 0, 0)
+		dir, base := path.Split(rootfs.Clean(p))
+		d, created, err := a.Root.MkdirAll(dir, 0, 0)
 		a.written(created...)
 		if err != nil {
 			return err
 		}
 		defer d.Close()
-		kind, _, err := d.Lstat(u.Name)
+		kind, _, err := d.Lstat(base)
 		if err != nil {
 			return err
 		}
 		target := ""
 		if kind == rootfs.Symlink {
-			target, _ = d.Readlink(u.Name)
+			target, _ = d.Readlink(base)
 		}
 		switch {
 		case *u.Mask:
 			if kind == rootfs.Directory {
-				if err := d.RemoveAll(u.Name); err != nil {
+				if err := d.RemoveAll(base); err != nil {
 					return err
 				}
 			}
 			a.written(p)
-			if err := d.Symlink(u.Name, "/dev/null", 0, 0); err != nil {
+			if err := d.Symlink(base, "/dev/null", 0, 0); err != nil {
 				return err
 			}
 		case kind == rootfs.Symlink && target == "/dev/null":
-			if err := d.RemoveAll(u.Name); err != nil {
+			if err := d.Unlink(base); err != nil {
 				return err
 			}
 		}
