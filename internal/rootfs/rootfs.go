@@ -106,9 +106,17 @@ func (r *Root) OpenDirNoSymlinks(p string) (*Dir, error) {
 
 // MkdirAll opens directory p, creating the missing components (mode 0755,
 // owned by uid:gid) one at a time, each resolved from the root, so a
-// symlink on the way stays inside it. created lists what it made; the
-// caller closes the Dir.
+// symlink on the way stays inside it; a dangling symlink on the way gets
+// what it points to created, inside the root. created lists what it made;
+// the caller closes the Dir.
 func (r *Root) MkdirAll(p string, uid, gid int) (d *Dir, created []string, err error) {
+	return r.mkdirAll(p, uid, gid, 0)
+}
+
+func (r *Root) mkdirAll(p string, uid, gid, depth int) (d *Dir, created []string, err error) {
+	if depth > 40 {
+		return nil, nil, &os.PathError{Op: "mkdir", Path: p, Err: unix.ELOOP}
+	}
 	p = Clean(p)
 	if d, err := r.OpenDir(p); err == nil {
 		return d, nil, nil
@@ -132,16 +140,29 @@ func (r *Root) MkdirAll(p string, uid, gid int) (d *Dir, created []string, err e
 			return nil, created, err
 		}
 		err = parent.Mkdir(comp, 0o755, uid, gid)
-		parent.Close()
 		if err == unix.EEXIST {
-			// a dangling symlink: the kernel would resolve it inside the
-			// root, but creating through it is refused
-			return nil, created, fmt.Errorf("%s: %s is a symlink to nowhere", p, next)
+			// a dangling symlink: make its target, resolved from here
+			var target string
+			target, err = parent.Readlink(comp)
+			if err == nil {
+				if !path.IsAbs(target) {
+					target = path.Join(cur, target)
+				}
+				var td *Dir
+				var more []string
+				td, more, err = r.mkdirAll(target, uid, gid, depth+1)
+				created = append(created, more...)
+				if err == nil {
+					td.Close()
+				}
+			}
+		} else if err == nil {
+			created = append(created, next)
 		}
+		parent.Close()
 		if err != nil {
 			return nil, created, &os.PathError{Op: "mkdir", Path: next, Err: err}
 		}
-		created = append(created, next)
 		cur = next
 	}
 	d, err = r.OpenDir(p)

@@ -168,3 +168,26 @@ func TestPlanPartitions(t *testing.T) {
 		})
 	}
 }
+
+// A disk without a GPT that holds a filesystem (or another kind of table)
+// is not partitioned unless wipeTable says so: writing a GPT would
+// destroy it.
+func TestWholeDiskFilesystemIsNotPartitionedOver(t *testing.T) {
+	testenv.NeedTools(t, "sgdisk", "mkfs.ext4", "blkid")
+	img := image(t)
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", img).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4: %v: %s", err, out)
+	}
+	var d config.Disk
+	json.Unmarshal([]byte(`{"partitions":[{"number":1,"label":"new","sizeMiB":32}]}`), &d)
+	d.Device = img
+	p := &planner{run: &command.Exec{}, log: nopLog{}}
+	if _, err := p.planDisk(context.Background(), d, img); err == nil || !strings.Contains(err.Error(), "holds ext4") {
+		t.Errorf("planDisk() = %v; want a refusal naming the filesystem", err)
+	}
+	d.WipeTable = new(bool)
+	*d.WipeTable = true
+	if _, err := p.planDisk(context.Background(), d, img); err != nil {
+		t.Errorf("planDisk() with wipeTable = %v; want a plan", err)
+	}
+}

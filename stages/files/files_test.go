@@ -515,3 +515,59 @@ func TestLeftoversOfAKilledRunAreRemoved(t *testing.T) {
 	}
 	check(t, root, "opt/x/y", want{mode: 0o644, contents: "y"})
 }
+
+// What a red-team pass found, each now refused before anything changes.
+func TestRefusedBeforeCommit(t *testing.T) {
+	testenv.NeedRoot(t, "a tmpfs mount")
+	t.Run("overwrite of a directory that is a mount point", func(t *testing.T) {
+		root := skeleton(t)
+		mnt := filepath.Join(root, "var")
+		os.MkdirAll(mnt, 0o755)
+		if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+		os.MkdirAll(filepath.Join(mnt, "lib/db"), 0o755)
+		os.WriteFile(filepath.Join(mnt, "lib/db/data"), []byte("precious"), 0o644)
+		_, err := apply(t, root, `{"ignition":{"version":"3.6.0"},"storage":{"files":[{"path":"/var","overwrite":true,"contents":{"source":"data:,x"}}]}}`)
+		if err == nil || !strings.Contains(err.Error(), "mounted") {
+			t.Fatalf("Apply = %v; want a refusal naming the mount", err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(mnt, "lib/db/data")); string(b) != "precious" {
+			t.Errorf("the mounted filesystem lost its data")
+		}
+	})
+	t.Run("a symlink without a target", func(t *testing.T) {
+		root := skeleton(t)
+		before := snapshot(t, root)
+		_, err := apply(t, root, `{"ignition":{"version":"3.2.0"},"storage":{"files":[{"path":"/etc/a","contents":{"source":"data:,a"}}],"links":[{"path":"/etc/l"}]}}`)
+		if err == nil || !strings.Contains(err.Error(), "needs a target") {
+			t.Fatalf("Apply = %v; want a refusal", err)
+		}
+		if after := snapshot(t, root); after != before {
+			t.Errorf("the root changed:\n%s\n%s", before, after)
+		}
+	})
+}
+
+// useradd's skeleton can put a symlink where the plan found nothing; the
+// commit refuses to follow it rather than write elsewhere.
+func TestPathChangedByUseradd(t *testing.T) {
+	testenv.NeedRoot(t, "useradd --root")
+	testenv.NeedTools(t, "useradd")
+	root := skeleton(t)
+	os.MkdirAll(filepath.Join(root, "etc/skel"), 0o755)
+	os.Symlink("/etc", filepath.Join(root, "etc/skel/.config"))
+	os.WriteFile(filepath.Join(root, "etc/evil"), []byte("original"), 0o644)
+	_, err := apply(t, root, `{"ignition":{"version":"3.6.0"},"passwd":{"users":[{"name":"alice"}]},
+	  "storage":{"files":[{"path":"/home/alice/.config/evil","contents":{"source":"data:,pwned"}}]}}`)
+	if err == nil || !strings.Contains(err.Error(), "changed since the plan") {
+		t.Fatalf("Apply = %v; want the changed path refused", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "etc/evil")); string(b) != "original" {
+		t.Errorf("/etc/evil = %q; want it untouched", b)
+	}
+	if l := leftovers(t, root); len(l) > 0 {
+		t.Errorf("temp files left: %v", l)
+	}
+}
