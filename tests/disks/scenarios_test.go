@@ -620,6 +620,18 @@ var scenarios = []scenario{
 		why:        `\$disk0\b.*(mounted|in use|busy)`,
 	},
 	{
+		// the disk is kept as it is, but the filesystem on its mounted
+		// partition would be wiped: refused in the plan
+		name:       "refuse/wipe-of-a-mounted-kept-partition",
+		before:     []disk{dataDisk(), {SizeMiB: 64}},
+		mountFirst: "$disk0p1",
+		config: cfg(`{"disks": [{"device": "$disk1", "partitions": [{"number": 1, "label": "new", "sizeMiB": 8}]},
+			{"device": "$disk0", "partitions": [{"number": 1}]}],
+			"filesystems": [{"device": "$disk0p1", "format": "ext4", "wipeFilesystem": true}]}`),
+		fail: "disks",
+		why:  `\$disk0p1\b.*(mounted|in use|busy)`,
+	},
+	{
 		name:   "refuse/second-disk-mismatch-leaves-the-first-disk-alone",
 		before: []disk{{SizeMiB: 64}, dataDisk()},
 		config: cfg(`{"disks": [
