@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/ignition-go/ignition/internal/log"
 	"github.com/ignition-go/ignition/providers"
 	_ "github.com/ignition-go/ignition/providers/all"
+	"github.com/ignition-go/ignition/providers/rmcfg"
 	"github.com/ignition-go/ignition/resource"
 	"github.com/ignition-go/ignition/stages"
 )
@@ -35,7 +37,14 @@ const (
 	exitSetup  = 3
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	// installed also as ignition-rmcfg (a link): delete the config from
+	// the platforms that keep it readable after the first boot
+	if filepath.Base(os.Args[0]) == "ignition-rmcfg" {
+		os.Exit(rmcfg.Main(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
 
 type choice struct {
 	value   string
