@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/ignition-go/ignition/config"
+	"github.com/ignition-go/ignition/internal/blockdev"
 	"github.com/ignition-go/ignition/internal/command"
 	"github.com/ignition-go/ignition/resource"
 	"github.com/ignition-go/ignition/stages/disks"
@@ -124,13 +126,14 @@ func (n nothing) Apply(ctx context.Context, e *Engine) error {
 // fetchPlan is what a fetch stage found: the config to cache, and whether
 // applying it needs the network.
 type fetchPlan struct {
-	stage   string
-	user    config.Config
-	st      State
-	needNet bool // the config, or fetching it, needs the network
-	flag    string
-	cache   bool // there is a config to cache
-	merged  config.Config
+	stage    string
+	user     config.Config
+	st       State
+	needNet  bool // the config, or fetching it, needs the network
+	flag     string
+	cache    bool // there is a config to cache
+	merged   config.Config
+	fragment []string // what the platform fragment holds, for the plan
 }
 
 func planFetch(offline bool) func(ctx context.Context, e *Engine, _ config.Config) (Plan, error) {
@@ -158,6 +161,22 @@ func planFetch(offline bool) func(ctx context.Context, e *Engine, _ config.Confi
 		if err != nil {
 			return nil, err
 		}
+		frag, err := e.platformFragment(ctx)
+		if offline && errors.Is(err, resource.ErrNeedNet) {
+			// the platform's host name and keys need the network: the
+			// fetch stage gets the config and them together
+			e.Log.Infof("the platform's host name and SSH keys need the network")
+			p.needNet = true
+			return p, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if frag != nil {
+			user = frag.under(user)
+			p.fragment = frag.summary
+			p.st.FetchedConfigs = append(p.st.FetchedConfigs, FetchedConfig{Kind: "platform", Source: "platform " + e.Platform + " metadata (host name, SSH keys)"})
+		}
 		p.user, p.cache = user, true
 		p.merged = config.Merge(base, user)
 		p.needNet = offline && NeedsNetwork(p.merged)
@@ -166,6 +185,9 @@ func planFetch(offline bool) func(ctx context.Context, e *Engine, _ config.Confi
 }
 
 func (p *fetchPlan) Print(w io.Writer) {
+	for _, f := range p.fragment {
+		fmt.Fprintf(w, "%s: platform fragment under the user config: %s\n", p.stage, f)
+	}
 	if p.cache {
 		fmt.Fprintf(w, "%s: would cache the config (user config provided: %v)\n", p.stage, p.st.UserConfigProvided)
 		explain(w, p.merged)
@@ -194,18 +216,38 @@ func (p *fetchPlan) Apply(ctx context.Context, e *Engine) error {
 	return nil
 }
 
-// kargsPlan hands the kernel arguments to the distro's helper.
+// kargsPlan hands the kernel arguments to the distro's helper. In an
+// initrd it first mounts the boot filesystem at /boot (unless something is
+// mounted there), and when the helper changed a Boot Loader Specification
+// entry there it asks systemd for a reboot and waits for it, so that no
+// later stage runs on the old kernel arguments; the first boot then runs
+// again and finds the arguments in place.
 type kargsPlan struct {
 	helper string
 	args   []string
+	// bootDev is mounted at bootDir for the helper; "" leaves bootDir as
+	// it is (not in an initrd, or mounted already).
+	bootDev string
+	bootDir string
 }
+
+// DefaultKargsHelper is the program the kargs stage hands kernel arguments to.
+const DefaultKargsHelper = "/usr/sbin/ignition-kargs-helper"
+
+// The boot filesystem the kargs stage mounts in an initrd: found by its
+// label, as on Fedora CoreOS, and mounted where the helper looks.
+const (
+	kargsBootDevice = "/dev/disk/by-label/boot"
+	kargsBootDir    = "/boot"
+	initrdRelease   = "/etc/initrd-release" // what the stage units test too
+)
 
 func planKargs(ctx context.Context, e *Engine, cfg config.Config) (Plan, error) {
 	ka := cfg.KernelArguments
 	if len(ka.ShouldExist) == 0 && len(ka.ShouldNotExist) == 0 {
 		return nothing{"kargs", "no kernel arguments to change"}, nil
 	}
-	p := &kargsPlan{helper: e.KargsHelper}
+	p := &kargsPlan{helper: e.KargsHelper, bootDir: kargsBootDir}
 	if p.helper == "" {
 		p.helper = DefaultKargsHelper
 	}
@@ -215,22 +257,72 @@ func planKargs(ctx context.Context, e *Engine, cfg config.Config) (Plan, error) 
 	for _, a := range ka.ShouldNotExist {
 		p.args = append(p.args, "--should-not-exist", a)
 	}
+	if _, err := os.Stat(initrdRelease); err == nil {
+		if mounted, err := (blockdev.Sys{}).IsMountPoint(kargsBootDir); err == nil && !mounted {
+			p.bootDev = kargsBootDevice
+		}
+	}
 	return p, nil
 }
 
-// DefaultKargsHelper is the program the kargs stage hands kernel arguments to.
-const DefaultKargsHelper = "/usr/sbin/ignition-kargs-helper"
-
 func (p *kargsPlan) Print(w io.Writer) {
+	if p.bootDev != "" {
+		fmt.Fprintf(w, "kargs: would mount %s at %s\n", p.bootDev, p.bootDir)
+	}
 	fmt.Fprintf(w, "kargs: would run %s\n", command.Cmd{Name: p.helper, Args: p.args})
+	if p.bootDev != "" {
+		fmt.Fprintf(w, "kargs: would reboot if an entry in %s changed\n", filepath.Join(p.bootDir, "loader", "entries"))
+	}
 }
 
 func (p *kargsPlan) Apply(ctx context.Context, e *Engine) error {
-	res, err := e.runner().Run(ctx, command.Cmd{Name: p.helper, Args: p.args})
+	run := e.runner()
+	if p.bootDev != "" {
+		node, err := blockdev.Wait(ctx, p.bootDev, time.Minute, e.Log.Infof)
+		if err != nil {
+			return fmt.Errorf("kargs: the boot filesystem: %w", err)
+		}
+		if err := os.MkdirAll(p.bootDir, 0o755); err != nil {
+			return fmt.Errorf("kargs: %w", err)
+		}
+		if _, err := run.Run(ctx, command.Cmd{Name: "mount", Args: []string{node, p.bootDir}}); err != nil {
+			return fmt.Errorf("kargs: mounting the boot filesystem: %w", err)
+		}
+	}
+	before := bootEntries(p.bootDir)
+	res, err := run.Run(ctx, command.Cmd{Name: p.helper, Args: p.args})
 	if out := strings.TrimSpace(string(res.Stdout)); out != "" {
 		e.Log.Infof("kargs helper: %s", out)
 	}
-	return err
+	if p.bootDev == "" {
+		return err
+	}
+	changed := err == nil && bootEntries(p.bootDir) != before
+	if _, uerr := run.Run(context.WithoutCancel(ctx), command.Cmd{Name: "umount", Args: []string{p.bootDir}}); uerr != nil && err == nil {
+		err = fmt.Errorf("kargs: unmounting the boot filesystem: %w", uerr)
+	}
+	if err != nil || !changed {
+		return err
+	}
+	e.Log.Infof("kargs: the boot entries changed; rebooting so that the new kernel arguments take effect")
+	if _, err := run.Run(ctx, command.Cmd{Name: "systemctl", Args: []string{"reboot"}}); err != nil {
+		return fmt.Errorf("kargs: asking for a reboot: %w", err)
+	}
+	// the later stages wait for this one: they never run on this boot
+	<-ctx.Done()
+	return fmt.Errorf("kargs: stopped while waiting for the reboot: %w", ctx.Err())
+}
+
+// bootEntries is the contents of every Boot Loader Specification entry
+// under dir, to tell whether the helper changed one.
+func bootEntries(dir string) string {
+	paths, _ := filepath.Glob(filepath.Join(dir, "loader", "entries", "*.conf"))
+	var b strings.Builder
+	for _, p := range paths {
+		c, _ := os.ReadFile(p)
+		fmt.Fprintf(&b, "%s\x00%s\x00", p, c)
+	}
+	return b.String()
 }
 
 // refuse fails a stage, before it touches anything, when the config asks

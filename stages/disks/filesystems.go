@@ -134,11 +134,15 @@ func (p *planner) planFS(ctx context.Context, f config.Filesystem, fut map[strin
 		}
 		fp.Have = have
 	} else {
-		node, err := p.device(ctx, f.Device)
-		if err != nil {
-			return nil, err
+		node := n.node // a kept partition of a planned disk: its node, not a /dev/disk link udev may not have made
+		if !planned {
+			var err error
+			if node, err = p.device(ctx, f.Device); err != nil {
+				return nil, err
+			}
 		}
 		fp.Node = node
+		var err error
 		if fp.Have, err = p.probe(ctx, node, 0, 0); err != nil {
 			return nil, err
 		}

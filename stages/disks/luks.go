@@ -94,9 +94,12 @@ func (p *planner) planLuks(ctx context.Context, l config.Luks, fut map[string]fu
 		}
 		lp.Have = have
 	default:
-		node, err := p.device(ctx, lp.Device)
-		if err != nil {
-			return nil, fmt.Errorf("LUKS %s: %w", l.Name, err)
+		node := fut[lp.Device].node // a kept partition of a planned disk
+		var err error
+		if node == "" {
+			if node, err = p.device(ctx, lp.Device); err != nil {
+				return nil, fmt.Errorf("LUKS %s: %w", l.Name, err)
+			}
 		}
 		lp.Node = node
 		if lp.Have, err = p.probe(ctx, node, 0, 0); err != nil {

@@ -2,6 +2,7 @@ package fakes
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -20,8 +21,13 @@ type AzureIMDS struct {
 	mu          sync.Mutex
 	UserData    []byte
 	Environment string // azEnvironment, e.g. AzureChinaCloud
-	WarmUp      int
-	served      int
+	// The osProfile and publicKeys the portal or CLI was given
+	// (compute/osProfile/adminUsername and computerName as text,
+	// compute/publicKeys as JSON); empty: not served.
+	AdminUsername, ComputerName string
+	PublicKeys                  []string
+	WarmUp                      int
+	served                      int
 }
 
 func (m *AzureIMDS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -46,6 +52,24 @@ func (m *AzureIMDS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(base64.StdEncoding.EncodeToString(m.UserData)))
 	case "/metadata/instance/compute/azEnvironment":
 		w.Write([]byte(m.Environment))
+	case "/metadata/instance/compute/osProfile/adminUsername":
+		w.Write([]byte(m.AdminUsername))
+	case "/metadata/instance/compute/osProfile/computerName":
+		w.Write([]byte(m.ComputerName))
+	case "/metadata/instance/compute/publicKeys":
+		if r.URL.Query().Get("format") != "json" {
+			http.Error(w, `{"error":"publicKeys is a JSON list: format=json"}`, http.StatusBadRequest)
+			return
+		}
+		var keys []map[string]string
+		for _, k := range m.PublicKeys {
+			keys = append(keys, map[string]string{"keyData": k, "path": "/home/" + m.AdminUsername + "/.ssh/authorized_keys"})
+		}
+		b, _ := json.Marshal(keys)
+		if keys == nil {
+			b = []byte("[]")
+		}
+		w.Write(b)
 	default:
 		http.NotFound(w, r)
 	}

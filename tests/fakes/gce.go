@@ -5,6 +5,7 @@ package fakes
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 )
 
@@ -15,6 +16,10 @@ import (
 type GCE struct {
 	mu       sync.Mutex
 	UserData []byte // nil: attribute not set
+	// Values are other metadata entries by path under /computeMetadata/v1/
+	// ("instance/hostname", "instance/attributes/ssh-keys",
+	// "project/attributes/ssh-keys", ...); absent ones answer 404.
+	Values   map[string]string
 	requests int
 }
 
@@ -27,6 +32,11 @@ func (g *GCE) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Metadata-Flavor", "Google")
+	if v, ok := g.Values[strings.TrimPrefix(r.URL.Path, "/computeMetadata/v1/")]; ok {
+		w.Header().Set("Content-Type", "application/text")
+		w.Write([]byte(v))
+		return
+	}
 	if r.URL.Path != "/computeMetadata/v1/instance/attributes/user-data" || g.UserData == nil {
 		http.NotFound(w, r)
 		return

@@ -25,7 +25,8 @@ func TestAWS(t *testing.T) {
 		}
 		r = m.run("aws", "fetch")
 		c, _ := m.cache()
-		if r.code != 0 || strings.Join(files(c), ",") != "/etc/aws" {
+		// the user data's file, under the platform fragment's /etc/hostname
+		if r.code != 0 || strings.Join(files(c), ",") != "/etc/hostname,/etc/aws" {
 			t.Fatalf("fetch: exit %d, cache %v\n%s%s", r.code, c, r.out, r.stderr)
 		}
 		mustContain(t, "log", r.out, "AWS: region cn-north-1", "fetching user data from the EC2 instance metadata service")
