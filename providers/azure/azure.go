@@ -34,7 +34,10 @@ const (
 	cdromWait     = 5 * time.Minute
 )
 
-type azure struct{}
+type azure struct {
+	// ovfEnv is the provisioning CD's ovf-env.xml when Fetch read the CD
+	ovfEnv []byte
+}
 
 func strp(s string) *string { return &s }
 
@@ -98,7 +101,12 @@ func (a *azure) Fetch(ctx context.Context, e *providers.Env) ([]byte, error) {
 	e.Log.Infof("IMDS userData is empty; looking for custom data on the provisioning CD-ROM (up to %v)", wait)
 	cctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	return cdrom.CustomData(cctx, e, "udf")
+	m, err := cdrom.ReadMedia(cctx, e, "udf")
+	a.ovfEnv = m.OvfEnv
+	if err == nil && m.CustomData == nil {
+		return nil, providers.ErrNoConfig
+	}
+	return m.CustomData, err
 }
 
 // goalState is the part of the wireserver's goal state a health report names.

@@ -3,11 +3,14 @@ package azure
 import (
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/ignition-go/ignition/config"
 	"github.com/ignition-go/ignition/providers"
+	"github.com/ignition-go/ignition/providers/cdrom"
 	"github.com/ignition-go/ignition/resource"
 )
 
@@ -54,5 +57,62 @@ func (a *azure) Identity(ctx context.Context, e *providers.Env) (providers.Ident
 			id.Keys = append(id.Keys, providers.KeyLines(k.KeyData)...)
 		}
 	}
+	if id.User != "" || len(id.Keys) > 0 {
+		return id, nil
+	}
+	// IMDS has none (Azure Stack Hub, older images): the provisioning CD's
+	// ovf-env.xml says the same things
+	ovf := a.ovfEnv
+	if ovf == nil {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		m, err := cdrom.ReadMedia(cctx, e, "udf")
+		cancel()
+		if err != nil {
+			e.Log.Infof("Azure: IMDS names no admin user and there is no provisioning CD: %v", err)
+			return id, nil
+		}
+		ovf = m.OvfEnv
+	}
+	o, err := parseOvfEnv(ovf)
+	if err != nil {
+		return id, err
+	}
+	if id.Hostname == "" {
+		id.Hostname = o.HostName
+	}
+	id.User = o.UserName
+	for _, k := range o.Keys {
+		id.Keys = append(id.Keys, providers.KeyLines(k)...)
+	}
 	return id, nil
+}
+
+type ovfEnv struct {
+	HostName, UserName string
+	Keys               []string
+}
+
+// parseOvfEnv reads the Linux provisioning set of Azure's ovf-env.xml:
+// HostName, UserName and SSH/PublicKeys/PublicKey/Value (the key
+// itself; entries that only name a fingerprint are skipped).
+func parseOvfEnv(b []byte) (ovfEnv, error) {
+	var doc struct {
+		Set struct {
+			HostName string `xml:"HostName"`
+			UserName string `xml:"UserName"`
+			Keys     []struct {
+				Value string `xml:"Value"`
+			} `xml:"SSH>PublicKeys>PublicKey"`
+		} `xml:"ProvisioningSection>LinuxProvisioningConfigurationSet"`
+	}
+	if err := xml.Unmarshal(b, &doc); err != nil {
+		return ovfEnv{}, errors.New("ovf-env.xml is not XML")
+	}
+	o := ovfEnv{HostName: strings.TrimSpace(doc.Set.HostName), UserName: strings.TrimSpace(doc.Set.UserName)}
+	for _, k := range doc.Set.Keys {
+		if v := strings.TrimSpace(k.Value); v != "" {
+			o.Keys = append(o.Keys, v)
+		}
+	}
+	return o, nil
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,19 +33,30 @@ const (
 // a disc whose filesystem is one of fstypes and that holds ovf-env.xml, and
 // returns its CustomData.bin: nil with ErrNoConfig when there is none.
 func CustomData(ctx context.Context, e *providers.Env, fstypes ...string) ([]byte, error) {
+	m, err := ReadMedia(ctx, e, fstypes...)
+	if err == nil && m.CustomData == nil {
+		return nil, providers.ErrNoConfig
+	}
+	return m.CustomData, err
+}
+
+// Media is what the provisioning CD holds.
+type Media struct {
+	CustomData []byte // nil: none
+	OvfEnv     []byte // ovf-env.xml
+}
+
+// ReadMedia waits (until ctx ends, logging every 10 s) for the
+// provisioning CD-ROM and reads it.
+func ReadMedia(ctx context.Context, e *providers.Env, fstypes ...string) (Media, error) {
 	done := e.Log.Op("reading custom data from the provisioning CD-ROM")
 	start := time.Now()
 	lastLog := start
 	for {
-		data, found, err := scan(e, fstypes)
+		m, found, err := scan(e, fstypes)
 		if found || err != nil {
-			if err == nil && data == nil {
-				err = providers.ErrNoConfig
-				done(nil)
-				return nil, err
-			}
 			done(err)
-			return data, err
+			return m, err
 		}
 		if time.Since(lastLog) >= 10*time.Second {
 			e.Log.Infof("still waiting for the provisioning CD-ROM (%v)", time.Since(start).Round(time.Second))
@@ -54,14 +66,14 @@ func CustomData(ctx context.Context, e *providers.Env, fstypes ...string) ([]byt
 		case <-ctx.Done():
 			err := fmt.Errorf("no provisioning CD-ROM after %v", time.Since(start).Round(time.Second))
 			done(err)
-			return nil, err
+			return Media{}, err
 		case <-time.After(time.Second):
 		}
 	}
 }
 
 // scan looks at every CD-ROM drive with a disc in it.
-func scan(e *providers.Env, fstypes []string) (data []byte, found bool, err error) {
+func scan(e *providers.Env, fstypes []string) (m Media, found bool, err error) {
 	sys := providers.Dir(e.SysBlockDir, sysBlock)
 	entries, _ := os.ReadDir(sys)
 	for _, ent := range entries {
@@ -74,13 +86,13 @@ func scan(e *providers.Env, fstypes []string) (data []byte, found bool, err erro
 			continue
 		}
 		for _, fs := range fstypes {
-			data, found, err = readMedia(dev, fs)
+			m, found, err = readMedia(dev, fs)
 			if found || err != nil {
-				return data, found, err
+				return m, found, err
 			}
 		}
 	}
-	return nil, false, nil
+	return Media{}, false, nil
 }
 
 // isCDROM: SCSI type 5 (sr*), or the kernel's "removable" ATA CD drives.
@@ -103,30 +115,34 @@ func discReady(dev string) bool {
 
 // readMedia mounts dev read-only as fstype; found is true when it is the
 // provisioning media (ovf-env.xml present).
-func readMedia(dev, fstype string) ([]byte, bool, error) {
+func readMedia(dev, fstype string) (Media, bool, error) {
+	var m Media
 	mnt, err := os.MkdirTemp("", "ignition-cdrom-")
 	if err != nil {
-		return nil, false, err
+		return m, false, err
 	}
 	defer os.Remove(mnt)
 	if err := unix.Mount(dev, mnt, fstype, unix.MS_RDONLY, ""); err != nil {
-		return nil, false, nil // not this filesystem
+		return m, false, nil // not this filesystem
 	}
 	defer unix.Unmount(mnt, 0)
-	if _, err := os.Stat(filepath.Join(mnt, "ovf-env.xml")); err != nil {
-		return nil, false, nil
+	ovf, err := os.Open(filepath.Join(mnt, "ovf-env.xml"))
+	if err != nil {
+		return m, false, nil
+	}
+	m.OvfEnv, err = io.ReadAll(io.LimitReader(ovf, 1<<20))
+	ovf.Close()
+	if err != nil {
+		return m, true, fmt.Errorf("%s: ovf-env.xml: %w", dev, err)
 	}
 	f, err := os.Open(filepath.Join(mnt, "CustomData.bin"))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, true, nil
+		return m, true, nil
 	}
 	if err != nil {
-		return nil, true, fmt.Errorf("%s: CustomData.bin: %w", dev, err)
+		return m, true, fmt.Errorf("%s: CustomData.bin: %w", dev, err)
 	}
 	defer f.Close()
-	b, err := providers.ReadConfig(f, dev+": CustomData.bin")
-	if err != nil {
-		return nil, true, err
-	}
-	return b, true, nil
+	m.CustomData, err = providers.ReadConfig(f, dev+": CustomData.bin")
+	return m, true, err
 }
