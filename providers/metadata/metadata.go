@@ -36,6 +36,12 @@ func Fetch(ctx context.Context, e *providers.Env, what, url string, o resource.O
 		o.Config = true
 	}
 	b, err := e.Fetcher.FetchBytes(ctx, url, o)
+	if err != nil && ctx.Err() != nil {
+		// a race another source won (OpenStack), or the stage stopping
+		done(nil)
+		e.Log.Infof("%s: stopped (%v)", what, context.Cause(ctx))
+		return nil, err
+	}
 	if errors.Is(err, resource.ErrNotFound) && nf == NotFoundIsEmpty {
 		done(nil)
 		e.Log.Infof("%s: not found (404): no user data", what)
