@@ -13,7 +13,7 @@ all: build
 
 # Everything a fresh Debian 12 machine needs. Go itself comes from
 # /usr/local/go on our machines; Go modules are pinned in go.mod/go.sum.
-DEBS := tftpd-hpa curl time iproute2 util-linux e2fsprogs debootstrap findutils policycoreutils qemu-system-x86 genisoimage udftools cpio kmod socat gdisk fdisk xfsprogs btrfs-progs dosfstools mtools mdadm cryptsetup-bin dracut-core
+DEBS := tftpd-hpa curl time iproute2 util-linux e2fsprogs debootstrap findutils policycoreutils qemu-system-x86 genisoimage udftools cpio kmod socat gdisk fdisk xfsprogs btrfs-progs dosfstools mtools mdadm cryptsetup-bin dracut-core tang clevis clevis-luks jose
 AZURITE := 3.35.0
 EC2MOCK := v1.12.0
 deps:
