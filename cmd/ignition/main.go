@@ -123,6 +123,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Runner:               &command.Exec{Log: logger},
 		KargsHelper:          envOr("IGNITION_KARGS_HELPER", stages.DefaultKargsHelper),
 		KeysToAuthorizedKeys: os.Getenv("IGNITION_WRITE_AUTHORIZED_KEYS_FRAGMENT") == "false",
+		// where block devices are listed and opened, for the config-drive
+		// and CD-ROM platforms (tests point these at empty directories so
+		// that no device of the machine running them is opened)
+		ProviderEnv: providers.Env{SysBlockDir: os.Getenv("IGNITION_SYS_BLOCK_DIR"), DevDir: os.Getenv("IGNITION_DEV_DIR")},
 	}
 	if _, err := e.LoadState(); err != nil {
 		logger.Errorf("loading the state file %s: %v", *state, err)

@@ -58,7 +58,11 @@ func newMachine(t *testing.T) *machine {
 		os.MkdirAll(p, 0o755)
 	}
 	m.cmdline("")
+	// no block device of this machine is listed to the binary: the
+	// config-drive and CD-ROM platforms find none and open none
+	os.MkdirAll(filepath.Join(d, "no-block-devices"), 0o755)
 	m.env = []string{
+		"IGNITION_SYS_BLOCK_DIR=" + filepath.Join(d, "no-block-devices"),
 		"IGNITION_KERNEL_CMDLINE_PATH=" + filepath.Join(d, "cmdline"),
 		"IGNITION_SYSTEM_CONFIG_DIR=" + m.sys, "IGNITION_SYSTEM_RUNTIME_CONFIG_DIR=" + m.sys, "IGNITION_SYSTEM_LOCAL_CONFIG_DIR=" + m.sys,
 		"IGNITION_CONFIG_FILE=" + m.conf,
