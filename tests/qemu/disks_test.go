@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/ignition-go/ignition/internal/testenv"
@@ -700,4 +702,170 @@ func TestDisksLUKS2(t *testing.T) {
 			t.Errorf("the refused config's partition 2 was made:\n%s", out)
 		}
 	})
+}
+
+// allZero says whether a sparse image file holds only zeros, reading
+// only its data extents (SEEK_DATA).
+func allZero(t *testing.T, path string) bool {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	off, err := f.Seek(0, 3) // SEEK_DATA
+	if errors.Is(err, syscall.ENXIO) {
+		return true // holes only
+	} else if err != nil {
+		t.Fatalf("%s: SEEK_DATA: %v", path, err)
+	}
+	buf := make([]byte, 1<<20)
+	for {
+		n, err := f.ReadAt(buf, off)
+		for _, b := range buf[:n] {
+			if b != 0 {
+				return false
+			}
+		}
+		off += int64(n)
+		if err == io.EOF {
+			return true
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// scsiDisks attaches disks to one virtio-scsi controller, one target each,
+// with the serial as the SCSI product name (/sys/block/sdX/device/model
+// in the guest). The kernel names SCSI disks in the order sd_mod's
+// asynchronous probes run, which is not the order of the targets: a boot
+// gave raid-b sda and the spare sdb.
+func scsiDisks(t *testing.T, disks ...*vdisk) (args []string) {
+	t.Helper()
+	dir := t.TempDir()
+	args = []string{"-device", "virtio-scsi-pci,id=scsi0"}
+	for i, d := range disks {
+		d.path = filepath.Join(dir, d.serial+".img")
+		if err := os.WriteFile(d.path, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(d.path, d.mib<<20); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "-drive", fmt.Sprintf("file=%s,if=none,id=s%d,format=raw", d.path, i),
+			"-device", fmt.Sprintf("scsi-hd,bus=scsi0.0,channel=0,scsi-id=%d,lun=0,drive=s%d,product=%s,serial=%s", i, i, d.serial, d.serial))
+	}
+	return args
+}
+
+// examples/bare-metal-raid.ign as it is, end to end: its disks are
+// /dev/sdb and /dev/sdc, so the guest gets three SCSI disks of the same
+// size; the kernel names them in an order that varies from boot to boot
+// (scsiDisks), so whichever it names sda is the one the config does not
+// name, and must stay as it was (all zeros). fetch-offline, disks, mount,
+// files and umount run; the guest then checks the partitions (labels,
+// 1 GiB), the RAID1 array /dev/md/data over them, the xfs filesystem
+// labelled DATA on it (mounted again, a file written and read), and the
+// mount unit and its preset in the target.
+func TestExampleBareMetalRAID(t *testing.T) {
+	bins := append([]string{"mdadm"}, diskBins...)
+	needDiskHost(t, bins...)
+	example, err := os.ReadFile("../../examples/bare-metal-raid.ign")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ex struct {
+		Systemd struct {
+			Units []struct {
+				Name     string `json:"name"`
+				Contents string `json:"contents"`
+			} `json:"units"`
+		} `json:"systemd"`
+	}
+	if err := json.Unmarshal(example, &ex); err != nil || len(ex.Systemd.Units) != 1 {
+		t.Fatalf("examples/bare-metal-raid.ign: %v; want one unit", err)
+	}
+	unit := ex.Systemd.Units[0]
+	disks := []*vdisk{{serial: "scsi-0", mib: 1100}, {serial: "scsi-1", mib: 1100}, {serial: "scsi-2", mib: 1100}}
+	qargs := scsiDisks(t, disks...)
+
+	var s script
+	s.add("@env PATH=/bin:/sbin:/usr/bin:/usr/sbin", "@env IGNITION_CONFIG_FILE=/config.ign", "@mkdir /run/mdadm")
+	var models [3]int
+	for i := range disks {
+		models[i] = s.add(fmt.Sprintf("@cat /sys/block/sd%c/device/model", 'a'+i))
+	}
+	run := s.stages("/run/ignition.json", "/run/state")
+	mdstat := s.add("@cat /proc/mdstat")
+	detail := s.add("mdadm --detail /dev/md/data")
+	probe := s.add("blkid -p -o export /dev/md/data")
+	pb, pc := s.add("blkid -p -o export /dev/sdb1"), s.add("blkid -p -o export /dev/sdc1")
+	unitFile := s.add("@cat /sysroot/etc/systemd/system/" + unit.Name)
+	preset := s.add("@cat /sysroot/etc/systemd/system-preset/20-ignition.preset")
+	mounts := s.add("@cat /proc/mounts")
+	mnt := s.add("@mkdir /mnt/data", "mount -t xfs /dev/md/data /mnt/data")
+	write := s.add("@write /mnt/data/hello on xfs on raid1")
+	cat := s.add("@cat /mnt/data/hello")
+	umnt := s.add("umount /mnt/data")
+
+	mods := append([]string{"sd_mod", "virtio_scsi", "md_mod", "raid1"}, diskMods...)
+	r := bootScript(t, guest{mods: mods, hostBins: bins, qemuArgs: qargs}, s, nil, json.RawMessage(example))
+	name := map[string]*vdisk{}
+	for i := range disks {
+		model := strings.TrimSpace(r.get(models[i]).out)
+		for _, d := range disks {
+			if d.serial == model {
+				name[fmt.Sprintf("sd%c", 'a'+i)] = d
+			}
+		}
+	}
+	if len(name) != 3 {
+		t.Fatalf("the guest's SCSI disks are not the three attached: %v", name)
+	}
+	t.Logf("the guest named %s sda, %s sdb, %s sdc", name["sda"].serial, name["sdb"].serial, name["sdc"].serial)
+	for _, st := range []string{"fetch-offline", "disks", "mount", "files", "umount"} {
+		r.stageOK(run[st])
+	}
+	if out := r.ok(mdstat); !regexp.MustCompile(`md\d+ : active raid1 (sd[bc]1\[\d\] ?){2}`).MatchString(out) {
+		t.Errorf("/proc/mdstat lacks an active raid1 of sdb1 and sdc1:\n%s", out)
+	}
+	if out := r.ok(detail); !strings.Contains(out, "Raid Level : raid1") || !regexp.MustCompile(`Name : \S*:?data\b`).MatchString(out) ||
+		!regexp.MustCompile(`Raid Devices : 2`).MatchString(out) {
+		t.Errorf("mdadm --detail /dev/md/data:\n%s", out)
+	}
+	checkProbe(t, "/dev/md/data", blkidExport(r.ok(probe)), map[string]string{"TYPE": "xfs", "LABEL": "DATA"})
+	for _, p := range []struct {
+		i     int
+		label string
+	}{{pb, "raid.1.1"}, {pc, "raid.1.2"}} {
+		checkProbe(t, r.s[p.i], blkidExport(r.ok(p.i)), map[string]string{"TYPE": "linux_raid_member",
+			"PART_ENTRY_NAME": p.label, "PART_ENTRY_NUMBER": "1", "PART_ENTRY_OFFSET": "2048", "PART_ENTRY_SIZE": "2097152"})
+	}
+	if got := r.ok(unitFile); strings.TrimSpace(got) != strings.TrimSpace(unit.Contents) {
+		t.Errorf("%s in the target = %q; want %q", unit.Name, got, unit.Contents)
+	}
+	if got := r.ok(preset); !regexp.MustCompile(`(?m)^enable ` + regexp.QuoteMeta(unit.Name) + `$`).MatchString(got) {
+		t.Errorf("the preset file lacks \"enable %s\":\n%s", unit.Name, got)
+	}
+	if m := r.ok(mounts); strings.Contains(m, "/sysroot") {
+		t.Errorf("after the umount stage, /proc/mounts still has mounts under /sysroot:\n%s", m)
+	}
+	if out := r.get(run["mount"]).out; !strings.Contains(out, "/sysroot/var/lib/data") {
+		t.Errorf("the mount stage did not mount the array at /sysroot/var/lib/data:\n%s", out)
+	}
+	r.ok(mnt)
+	r.ok(write)
+	if got := strings.TrimSpace(r.ok(cat)); got != "on xfs on raid1" {
+		t.Errorf("/mnt/data/hello = %q; want %q", got, "on xfs on raid1")
+	}
+	r.ok(umnt)
+	if !allZero(t, name["sda"].path) {
+		t.Errorf("the disk the config does not name (sda, %s) changed", name["sda"].serial)
+	}
+	for _, n := range []string{"sdb", "sdc"} {
+		if allZero(t, name[n].path) {
+			t.Errorf("%s (%s) is still all zeros; want the RAID member", n, name[n].serial)
+		}
+	}
 }
