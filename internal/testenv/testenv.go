@@ -6,6 +6,7 @@ package testenv
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -34,4 +35,30 @@ func NeedTools(t testing.TB, names ...string) {
 			Skip(t, "%s is not installed (make deps installs it)", n)
 		}
 	}
+}
+
+// MainWithIgnition runs a test binary's tests with the ignition command
+// built once for them (or $IGNITION_BIN when set), and exports its path
+// as IGNITION_BIN (runs inside network namespaces re-exec the test binary).
+// pkg is the command's package path relative to the test's directory.
+func MainWithIgnition(m interface{ Run() int }, pkg string, bin *string) {
+	if p := os.Getenv("IGNITION_BIN"); p != "" {
+		*bin = p
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "ignition-bin-")
+	if err != nil {
+		panic(err)
+	}
+	*bin = filepath.Join(dir, "ignition")
+	cmd := exec.Command("go", "build", "-o", *bin, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	os.Setenv("IGNITION_BIN", *bin)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }

@@ -208,6 +208,21 @@ func sameUUID(a, b string) bool {
 	return norm(a) == norm(b)
 }
 
+// mkfs is how each format is made: the program, its force flag, and how
+// it takes a UUID and a label.
+var mkfs = map[string]struct {
+	name  string
+	force []string
+	uuid  func(string) []string
+	label string
+}{
+	"ext4":  {"mkfs.ext4", []string{"-F"}, func(u string) []string { return []string{"-U", u} }, "-L"},
+	"btrfs": {"mkfs.btrfs", []string{"--force"}, func(u string) []string { return []string{"-U", u} }, "-L"},
+	"xfs":   {"mkfs.xfs", []string{"-f"}, func(u string) []string { return []string{"-m", "uuid=" + u} }, "-L"},
+	"swap":  {"mkswap", []string{"-f"}, func(u string) []string { return []string{"-U", u} }, "-L"},
+	"vfat":  {"mkfs.fat", nil, func(u string) []string { return []string{"-i", strings.ReplaceAll(u, "-", "")} }, "-n"},
+}
+
 // cmds are the programs that make the filesystem: wipefs when something
 // is there to erase, then mkfs with the config's options first, ours
 // after and the device last.
@@ -222,55 +237,17 @@ func (fp *FSPlan) cmds() []command.Cmd {
 	if fp.Action == FSWipe {
 		return out
 	}
-	var name string
-	args := append([]string(nil), fp.Options...)
-	switch fp.Format {
-	case "ext4":
-		name = "mkfs.ext4"
-		args = append(args, "-F")
-		if fp.UUID != "" {
-			args = append(args, "-U", fp.UUID)
-		}
-		if fp.Label != "" {
-			args = append(args, "-L", fp.Label)
-		}
-	case "btrfs":
-		name = "mkfs.btrfs"
-		args = append(args, "--force")
-		if fp.UUID != "" {
-			args = append(args, "-U", fp.UUID)
-		}
-		if fp.Label != "" {
-			args = append(args, "-L", fp.Label)
-		}
-	case "xfs":
-		name = "mkfs.xfs"
-		args = append(args, "-f")
-		if fp.UUID != "" {
-			args = append(args, "-m", "uuid="+fp.UUID)
-		}
-		if fp.Label != "" {
-			args = append(args, "-L", fp.Label)
-		}
-	case "swap":
-		name = "mkswap"
-		args = append(args, "-f")
-		if fp.UUID != "" {
-			args = append(args, "-U", fp.UUID)
-		}
-		if fp.Label != "" {
-			args = append(args, "-L", fp.Label)
-		}
-	case "vfat":
-		name = "mkfs.fat"
-		if fp.UUID != "" {
-			args = append(args, "-i", strings.ReplaceAll(fp.UUID, "-", ""))
-		}
-		if fp.Label != "" {
-			args = append(args, "-n", fp.Label)
-		}
-	default:
+	m, ok := mkfs[fp.Format]
+	if !ok {
 		return out
 	}
+	args := append(append([]string(nil), fp.Options...), m.force...)
+	if fp.UUID != "" {
+		args = append(args, m.uuid(fp.UUID)...)
+	}
+	if fp.Label != "" {
+		args = append(args, m.label, fp.Label)
+	}
+	name := m.name
 	return append(out, command.Cmd{Name: name, Args: append(args, fp.Node)})
 }

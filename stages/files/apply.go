@@ -855,20 +855,31 @@ func (a *Applier) commitNode(s *step) error {
 	return fmt.Errorf("unknown node kind %q", s.n.Kind)
 }
 
+// entry opens (creating missing parents, 0755 root-owned, in-root
+// resolution) the directory holding p and says what is at p; the caller
+// closes the Dir.
+func (a *Applier) entry(p string) (d *rootfs.Dir, base string, kind rootfs.Kind, err error) {
+	dir, base := path.Split(rootfs.Clean(p))
+	d, created, err := a.Root.MkdirAll(dir, 0, 0)
+	a.written(created...)
+	if err != nil {
+		return nil, "", rootfs.Missing, err
+	}
+	if kind, _, err = d.Lstat(base); err != nil {
+		d.Close()
+		return nil, "", rootfs.Missing, err
+	}
+	return d, base, kind, nil
+}
+
 // writeBytes puts small generated contents (units, keys, presets) in place.
 func (a *Applier) writeBytes(p string, data []byte, mode uint32, uid, gid int) error {
 	p = rootfs.Clean(p)
-	dir, base := path.Split(p)
-	d, created, err := a.Root.MkdirAll(dir, 0, 0)
-	a.written(created...)
+	d, base, kind, err := a.entry(p)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	kind, _, err := d.Lstat(base)
-	if err != nil {
-		return err
-	}
 	if kind == rootfs.Directory {
 		if err := d.RemoveAll(base); err != nil {
 			return err

@@ -233,17 +233,11 @@ func (a *Applier) userKeys(u config.PasswdUser) error {
 // ensureDir makes p a directory with this mode and owner (inside the root;
 // what is missing above it is created 0755 root-owned).
 func (a *Applier) ensureDir(p string, mode uint32, uid, gid int) error {
-	dir, base := path.Split(path.Clean(p))
-	d, created, err := a.Root.MkdirAll(dir, 0, 0)
-	a.written(created...)
+	d, base, kind, err := a.entry(p)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	kind, _, err := d.Lstat(base)
-	if err != nil {
-		return err
-	}
 	a.written(path.Clean(p))
 	switch kind {
 	case rootfs.Missing:

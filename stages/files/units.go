@@ -61,17 +61,11 @@ func (a *Applier) unit(ctx context.Context, u Unit) error {
 		}
 	}
 	if u.Mask != nil {
-		dir, base := path.Split(rootfs.Clean(p))
-		d, created, err := a.Root.MkdirAll(dir, 0, 0)
-		a.written(created...)
+		d, base, kind, err := a.entry(p)
 		if err != nil {
 			return err
 		}
 		defer d.Close()
-		kind, _, err := d.Lstat(base)
-		if err != nil {
-			return err
-		}
 		target := ""
 		if kind == rootfs.Symlink {
 			target, _ = d.Readlink(base)

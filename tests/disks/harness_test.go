@@ -25,30 +25,13 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ignition-go/ignition/internal/testenv"
 )
 
 var ignitionBin string
 
-func TestMain(m *testing.M) {
-	if p := os.Getenv("IGNITION_BIN"); p != "" {
-		ignitionBin = p
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "ignition-bin-")
-	if err != nil {
-		panic(err)
-	}
-	ignitionBin = filepath.Join(dir, "ignition")
-	cmd := exec.Command("go", "build", "-o", ignitionBin, "../../cmd/ignition")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		os.Stderr.Write(out)
-		panic(err)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.MainWithIgnition(m, "../../cmd/ignition", &ignitionBin) }
 
 // tools are the programs the harness itself runs to build and read disks.
 var tools = []string{"losetup", "partx", "sgdisk", "sfdisk", "blkid", "mount", "umount",

@@ -17,31 +17,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ignition-go/ignition/internal/testenv"
 )
 
 var ignitionBin string
 
-func TestMain(m *testing.M) {
-	if p := os.Getenv("IGNITION_BIN"); p != "" {
-		ignitionBin = p
-		os.Exit(m.Run())
-	}
-	dir, err := os.MkdirTemp("", "ignition-bin-")
-	if err != nil {
-		panic(err)
-	}
-	ignitionBin = filepath.Join(dir, "ignition")
-	cmd := exec.Command("go", "build", "-o", ignitionBin, "../../cmd/ignition")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		os.Stderr.Write(out)
-		panic(err)
-	}
-	os.Setenv("IGNITION_BIN", ignitionBin) // for the runs inside network namespaces
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.MainWithIgnition(m, "../../cmd/ignition", &ignitionBin) }
 
 // machine is one provisioning run's world: a target root, the run-state
 // directory, the system config dirs and a kernel command line.
