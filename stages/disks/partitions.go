@@ -175,6 +175,10 @@ func (p *planner) planDisk(ctx context.Context, d config.Disk, node string) (*Di
 		}
 		w.zero = w.old != nil && !w.deletable && !w.shouldGone &&
 			((cp.StartMiB != nil && *cp.StartMiB == 0) || (cp.SizeMiB != nil && *cp.SizeMiB == 0))
+		// a partition that may be resized is made again in the dry run too,
+		// so that partitions after it are placed after its new end
+		w.zero = w.zero || (w.old != nil && !w.deletable && !w.shouldGone && isTrue(cp.Resize) &&
+			w.size != nil && *w.size != w.old.Size)
 		ws = append(ws, w)
 	}
 	// resolve defaults with sgdisk --pretend: every deletable partition
