@@ -17,6 +17,17 @@ const (
 	keyBob   = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC2x9nK1d0fQ2m8s7qz4wXo3YkPp5lRt8a1e6Vb2cH9d bob@laptop"
 )
 
+// logFragment shows the fragment line of a run's log (keys by fingerprint).
+func logFragment(t *testing.T, out string) {
+	for _, l := range strings.Split(out, "\n") {
+		if i := strings.Index(l, "platform fragment from"); i >= 0 {
+			t.Log(l[i:])
+		} else if i := strings.Index(l, "[finished] reading the host name"); i >= 0 {
+			t.Log(l[i:])
+		}
+	}
+}
+
 // fragmentOf reads, from a cached config, each user's keys and the
 // /etc/hostname source.
 func fragmentOf(c map[string]any) (users map[string][]string, hostname string) {
@@ -71,6 +82,7 @@ func TestPlatformFragment(t *testing.T) {
 		if strings.Contains(r.out, "AAAAB3NzaC1yc2E") {
 			t.Errorf("the log shows a key itself, not its fingerprint:\n%s", r.out)
 		}
+		logFragment(t, r.out)
 		t.Logf("aws: process start to config cached (with the fragment): %v", r.took.Round(time.Millisecond))
 
 		// the files stage puts it in place
@@ -151,6 +163,7 @@ func TestPlatformFragmentGCEAndAzure(t *testing.T) {
 			t.Errorf("hostname source = %q", host)
 		}
 		mustContain(t, "log", r.out, "ignoring an ssh-keys entry that is not user:key")
+		logFragment(t, r.out)
 		t.Logf("gcp: process start to config cached (with the fragment): %v", r.took.Round(time.Millisecond))
 	})
 	t.Run("gcp: nothing published renders nothing", func(t *testing.T) {
@@ -180,6 +193,7 @@ func TestPlatformFragmentGCEAndAzure(t *testing.T) {
 		if host != "data:,web-7%0A" {
 			t.Errorf("hostname source = %q", host)
 		}
+		logFragment(t, r.out)
 		t.Logf("azure: process start to config cached (with the fragment): %v", r.took.Round(time.Millisecond))
 	})
 }
