@@ -115,11 +115,32 @@ func edit(path string, add, remove []string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// a temp file, synced, renamed over the entry, the directory synced:
+	// a reboot right after (the kargs stage asks for one) keeps the edit
 	tmp := path + ".ignition-tmp"
-	if err := os.WriteFile(tmp, []byte(strings.Join(lines, "\n")), st.Mode().Perm()); err != nil {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, st.Mode().Perm())
+	if err != nil {
 		return false, err
 	}
-	return true, os.Rename(tmp, path)
+	_, err = f.WriteString(strings.Join(lines, "\n"))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return false, err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return true, nil
 }
 
 func envOr(k, def string) string {

@@ -1,35 +1,41 @@
 #!/bin/bash
-# dracut module for ignition-go: installs the ignition binary, its helper
-# programs, and one systemd unit per stage, run on first boot (kernel
-# argument ignition.firstboot) with Ignition's command line.
+# dracut module for ignition-go: installs the ignition binary, the kernel
+# argument helper, the programs the stages run, and one systemd unit per
+# stage, pulled in on first boot (kernel argument ignition.firstboot) by the
+# generator. docs/operators.md says how to add it to a distro's initramfs.
 #
-# The binary is taken from $IGNITION_GO_BIN, else /usr/bin/ignition.
+# The binaries are taken from $IGNITION_GO_BIN (else /usr/bin/ignition) and
+# $IGNITION_GO_KARGS_HELPER (else /usr/sbin/ignition-kargs-helper).
 
 check() {
-    # only when a distro module asks for it, as Ignition's own module
+    # only when a distro module or --add asks for it, as Ignition's own module
     return 255
 }
 
 depends() {
-    echo systemd
+    # udev makes the /dev/disk/by-* links configs name; networking is the
+    # distro's choice (add systemd-networkd or network for remote configs)
+    echo systemd udev-rules
 }
 
 installkernel() {
-    hostonly='' instmods qemu_fw_cfg md_mod raid0 raid1 raid10 raid456 dm_mod dm_crypt ext4 xfs btrfs vfat
+    hostonly='' instmods qemu_fw_cfg md_mod raid0 raid1 raid10 raid456 dm_mod dm_crypt ext4 xfs btrfs vfat \
+        nls_cp437 nls_iso8859_1 sr_mod cdrom udf isofs virtio_blk virtio_pci virtio_net virtio_scsi
 }
 
 install() {
     inst_binary "${IGNITION_GO_BIN:-/usr/bin/ignition}" /usr/bin/ignition
+    # the kargs stage runs the helper here (stages.DefaultKargsHelper)
+    inst_binary "${IGNITION_GO_KARGS_HELPER:-/usr/sbin/ignition-kargs-helper}" /usr/sbin/ignition-kargs-helper
     # every program the stages run (each is logged by name when it runs):
     # files: shadow-utils, systemctl, setfiles; disks: sgdisk, blkid,
     # wipefs, mkfs.*, mkswap, mdadm, cryptsetup, clevis, udevadm; mount
-    # and umount; modprobe (fw_cfg); the kargs helper
-    inst_multiple -o ignition-kargs-helper \
+    # and umount; modprobe (fw_cfg)
+    inst_multiple -o \
         useradd usermod userdel groupadd groupmod groupdel \
         systemctl setfiles mount umount modprobe udevadm \
         sgdisk blkid wipefs mkfs.ext4 mkfs.xfs mkfs.btrfs mkfs.fat mkswap \
         mdadm cryptsetup clevis clevis-luks-bind
-    # shadow-utils read these inside the target; keep PAM quiet in the initrd
     inst_simple "$moddir/ignition-generator" "$systemdutildir/system-generators/ignition-generator"
     local u
     for u in ignition-fetch-offline.service ignition-fetch.service ignition-kargs.service \

@@ -18,19 +18,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ignition-go/ignition/internal/testenv"
 	"github.com/ignition-go/ignition/tests/fakes"
 )
 
 // kernel finds the guest kernel that make deps extracts into .cache/kernel.
 func kernel(t *testing.T) (root, version string) {
 	t.Helper()
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		t.Skip("qemu-system-x86_64 is not installed (make deps installs it)")
-	}
+	testenv.NeedTools(t, "qemu-system-x86_64", "modprobe", "cpio")
 	root, _ = filepath.Abs("../../.cache/kernel/root")
 	vm, _ := filepath.Glob(filepath.Join(root, "boot", "vmlinuz-*"))
 	if len(vm) == 0 {
-		t.Skip("no guest kernel in .cache/kernel (make deps extracts Debian's)")
+		testenv.Skip(t, "no guest kernel in .cache/kernel (make test-deps extracts Debian's)")
 	}
 	return root, strings.TrimPrefix(filepath.Base(vm[0]), "vmlinuz-")
 }
@@ -258,9 +257,7 @@ func TestFwCfg(t *testing.T) {
 // finds the drive, checks a disc is in, mounts it read-only and reads the
 // custom data.
 func TestAzureStackCDROM(t *testing.T) {
-	if _, err := exec.LookPath("genisoimage"); err != nil {
-		t.Skip("genisoimage is not installed (make deps installs it)")
-	}
+	testenv.NeedTools(t, "genisoimage")
 	iso := provisioningMedia(t, `{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":"/etc/from-cdrom","contents":{"source":"data:,hi"}}]}}`)
 	fetch := "/bin/ignition -platform azurestack -stage fetch -fetch-timeout 60s" + ignitionArgs
 	explain := "/bin/ignition-validate --explain /run/ignition.json"
@@ -281,11 +278,7 @@ func TestAzureStackCDROM(t *testing.T) {
 // user network at 169.254.169.254) has no userData, so the provider reads
 // CustomData.bin from the UDF provisioning CD-ROM.
 func TestAzureCustomDataFromCDROM(t *testing.T) {
-	for _, tool := range []string{"genisoimage", "socat"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (make deps installs it)", tool)
-		}
-	}
+	testenv.NeedTools(t, "genisoimage", "socat")
 	imds := &fakes.AzureIMDS{Environment: "AzureChinaCloud"}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
