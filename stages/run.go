@@ -12,7 +12,6 @@ import (
 
 	"github.com/ignition-go/ignition/config"
 	"github.com/ignition-go/ignition/internal/blockdev"
-	"github.com/ignition-go/ignition/internal/blockdev"
 	"github.com/ignition-go/ignition/internal/command"
 	"github.com/ignition-go/ignition/resource"
 	"github.com/ignition-go/ignition/stages/disks"
