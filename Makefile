@@ -1,5 +1,7 @@
 # ignition-go: a first-boot provisioning tool config-compatible with CoreOS Ignition.
 SHELL := /bin/bash
+# Go from /usr/local/go/bin when it is not on the PATH (tests run go too)
+export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.1.0-dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
@@ -7,39 +9,53 @@ GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.7.0
 FUZZTIME ?= 10s
 
-.PHONY: all deps build test unit cross fuzz bench size lint demo clean schema
+.PHONY: all deps test-deps build test unit e2e cross fuzz bench size lint demo clean schema
 
 all: build
 
-# Everything a fresh Debian 12 machine needs. Go itself comes from
-# /usr/local/go on our machines; Go modules are pinned in go.mod/go.sum.
-DEBS := tftpd-hpa curl time iproute2 util-linux e2fsprogs debootstrap findutils policycoreutils qemu-system-x86 genisoimage udftools cpio kmod socat gdisk fdisk xfsprogs btrfs-progs dosfstools mtools mdadm cryptsetup-bin dracut-core tang clevis clevis-luks jose
-AZURITE := 3.35.0
-EC2MOCK := v1.12.0
+# What building and make demo need on a fresh Debian 12 machine: Go (1.26,
+# from /usr/local/go on our machines; modules pinned in go.mod/go.sum) and
+# the programs the stages run on a loop disk.
+DEMO_DEBS := gdisk e2fsprogs util-linux fdisk passwd
 deps:
-	@command -v $(GO) >/dev/null || { echo "make deps: Go is not installed (need Go 1.26)"; exit 1; }
-	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@command -v $(GO) >/dev/null || { echo "make deps: Go is not installed (need Go 1.26 in /usr/local/go/bin or on the PATH)"; exit 1; }
+	@missing=""; for p in $(DEMO_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "make deps: installing$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+	$(GO) mod download
+
+# Everything the tests use besides: Debian packages, Azurite from npm, AWS's
+# IMDS emulator, a Debian kernel for QEMU guests and a debootstrapped Debian
+# root (with udev) for the first boots, all but the packages under .cache/.
+DEBS := tftpd-hpa curl time iproute2 util-linux e2fsprogs debootstrap findutils policycoreutils qemu-system-x86 genisoimage udftools cpio kmod socat gdisk fdisk xfsprogs btrfs-progs dosfstools mtools mdadm cryptsetup-bin dracut-core dracut-network tang clevis clevis-luks jose
+AZURITE := 3.35.0
+EC2MOCK := v1.12.0
+test-deps: deps
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "make test-deps: installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
 	@command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; }
-	@[ -x .cache/npm/node_modules/.bin/azurite-blob ] || { echo "make deps: installing Azurite $(AZURITE) from npm into .cache/npm"; \
+	@[ -x .cache/npm/node_modules/.bin/azurite-blob ] || { echo "make test-deps: installing Azurite $(AZURITE) from npm into .cache/npm"; \
 		mkdir -p .cache/npm && npm install --silent --no-audit --no-fund --prefix .cache/npm azurite@$(AZURITE) >/dev/null; }
-	@[ -x .cache/bin/ec2-metadata-mock ] || { echo "make deps: building amazon-ec2-metadata-mock $(EC2MOCK) into .cache/bin"; \
+	@[ -x .cache/bin/ec2-metadata-mock ] || { echo "make test-deps: building amazon-ec2-metadata-mock $(EC2MOCK) into .cache/bin"; \
 		mkdir -p .cache/ec2mock .cache/bin && cd .cache/ec2mock && printf 'module ec2mockbuild\ngo 1.26\n' > go.mod && \
 		$(GO) get github.com/aws/amazon-ec2-metadata-mock@$(EC2MOCK) >/dev/null 2>&1 && \
 		CGO_ENABLED=0 $(GO) build -mod=mod -o ../bin/ec2-metadata-mock github.com/aws/amazon-ec2-metadata-mock/cmd; }
 	@[ -n "$$(ls .cache/kernel/root/boot/vmlinuz-* 2>/dev/null)" ] || { \
 		pkg=$$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $$2; exit}'); \
 		if [ -z "$$pkg" ]; then apt-get update -qq; pkg=$$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/ {print $$2; exit}'); fi; \
-		echo "make deps: extracting the guest kernel $$pkg into .cache/kernel"; \
+		echo "make test-deps: extracting the guest kernel $$pkg into .cache/kernel"; \
 		mkdir -p .cache/kernel && cd .cache/kernel && apt-get download $$pkg >/dev/null && \
 		dpkg -x $${pkg}_*.deb root && /usr/sbin/depmod -b root $${pkg#linux-image-} && rm -f $${pkg}_*.deb; }
-	@[ -x .cache/debroot/usr/bin/systemctl ] || { echo "make deps: debootstrapping a Debian root into .cache/debroot (about 40 s)"; \
-		rm -rf .cache/debroot && debootstrap --variant=minbase --include=systemd,systemd-sysv,passwd bookworm .cache/debroot \
-		$$(awk '/^URIs:/ {print $$2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || echo http://deb.debian.org/debian) >/dev/null; }
-	$(GO) mod download
+	@[ -x .cache/debroot/usr/bin/systemctl ] && [ -x .cache/debroot/usr/bin/udevadm ] || { \
+		echo "make test-deps: debootstrapping a Debian root into .cache/debroot (about 40 s)"; \
+		rm -rf .cache/debroot.new && debootstrap --variant=minbase --include=systemd,systemd-sysv,passwd,udev bookworm .cache/debroot.new \
+		$$(awk '/^URIs:/ {print $$2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || echo http://deb.debian.org/debian) >/dev/null && \
+		rm -rf .cache/debroot && mv .cache/debroot.new .cache/debroot; }
 
 build: deps
 	@mkdir -p bin
@@ -47,11 +63,17 @@ build: deps
 	$(GOBUILD) -o bin/ignition ./cmd/ignition
 	$(GOBUILD) -o bin/ignition-kargs-helper ./cmd/ignition-kargs-helper
 
-test: build unit cross fuzz lint
+test: build test-deps unit e2e cross fuzz lint
 	@echo "make test: all passed"
 
-unit:
-	$(GO) test -count=1 -timeout 30m ./...
+# CI=1 turns every test that cannot run here into a failure, not a skip.
+unit: test-deps
+	$(GO) test -count=1 -timeout 25m -skip '^TestE2E' ./...
+
+# Whole first boots in QEMU (TCG): a dracut initramfs with our module, a
+# Debian root; one boot after another, each under its own timeout.
+e2e: test-deps
+	$(GO) test -count=1 -timeout 30m -v -run '^TestE2E' ./tests/qemu/
 
 # config/ and validate/ must build for every platform CI pipelines run on.
 cross:

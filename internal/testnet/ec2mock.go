@@ -29,12 +29,12 @@ func repoRoot(t *testing.T) string {
 }
 
 // EC2MockBinary is AWS's IMDS emulator (amazon-ec2-metadata-mock), built by
-// make deps into .cache/bin; the test is skipped when it is missing.
+// make test-deps into .cache/bin; without it the test skips (fails in CI).
 func EC2MockBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(repoRoot(t), ".cache", "bin", "ec2-metadata-mock")
 	if _, err := os.Stat(bin); err != nil {
-		t.Skip("amazon-ec2-metadata-mock is not built (make deps builds it into .cache/bin)")
+		testenv.Skip(t, "amazon-ec2-metadata-mock is not built (make test-deps builds it into .cache/bin)")
 	}
 	return bin
 }
