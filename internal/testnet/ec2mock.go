@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ignition-go/ignition/internal/testenv"
 )
 
 // repoRoot finds the module root (the directory holding go.mod).
