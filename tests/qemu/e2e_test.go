@@ -3,8 +3,12 @@ package qemu
 import (
 	"bytes"
 	"context"
+	"crypto/sha512"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -360,7 +364,7 @@ func e2eConfig(version string, more map[string]any) map[string]any {
 		map[string]any{"path": "/usr/local/bin/e2e-report", "mode": 0o755, "contents": map[string]any{"source": e2eData(reportScript)}},
 	}
 	units := []any{
-		map[string]any{"name": "e2e-report.service", "enabled": true, "contents": "[Unit]\nDescription=e2e report\nAfter=local-fs.target\n" +
+		map[string]any{"name": "e2e-report.service", "enabled": true, "contents": "[Unit]\nDescription=e2e report\nAfter=local-fs.target systemd-journal-flush.service\n" +
 			"[Service]\nType=oneshot\nExecStart=/usr/local/bin/e2e-report\n[Install]\nWantedBy=multi-user.target\n"},
 	}
 	cfg := map[string]any{
@@ -425,3 +429,61 @@ func blankDisk(t *testing.T, size string) string {
 // report done, or emergency mode in the initrd (dracut) or the target
 // (systemd), which waits for a login forever.
 var e2eEnds = []string{"E2E-TARGET-DONE", "Entering emergency mode", "You are in emergency mode"}
+
+// e2eHTTP serves files on the host's loopback for guests (reached through
+// a guestfwd), recording what was asked.
+type e2eHTTP struct {
+	addr  string
+	mu    sync.Mutex
+	files map[string][]byte
+	asked []string // "GET /path User-Agent"
+}
+
+func serveHTTP(t *testing.T, files map[string][]byte) *e2eHTTP {
+	t.Helper()
+	s := &e2eHTTP{files: files}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.addr = l.Addr().String()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.asked = append(s.asked, r.Method+" "+r.URL.Path+" "+r.UserAgent())
+		b, ok := s.files[r.URL.Path]
+		s.mu.Unlock()
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(b)
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return s
+}
+
+func (s *e2eHTTP) requests() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.asked...)
+}
+
+// userNet is QEMU's user network, closed to the world (restrict=on), with
+// its TFTP server serving tftpDir ("" none), and guestAddr:80 forwarded to
+// the host's hostAddr ("" none), one connection per request (socat).
+func userNet(tftpDir, guestAddr, hostAddr string) []string {
+	nd := "user,id=n0,restrict=on"
+	if tftpDir != "" {
+		nd += ",tftp=" + tftpDir
+	}
+	if hostAddr != "" {
+		nd += ",guestfwd=tcp:" + guestAddr + ":80-cmd:socat - TCP:" + hostAddr
+	}
+	return []string{"-netdev", nd, "-device", "virtio-net-pci,netdev=n0"}
+}
+
+func sha512Hex(b []byte) string {
+	s := sha512.Sum512(b)
+	return hex.EncodeToString(s[:])
+}

@@ -1,8 +1,17 @@
 package qemu
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // (a) The qemu platform, the config in fw_cfg: the disks stage partitions
@@ -53,4 +62,105 @@ func TestE2EQemuDisks(t *testing.T) {
 		t.Errorf("user in the target = %q; want uid=1600(core) with one key", got)
 	}
 	r.report(t, "qemu platform, fw_cfg, a data disk at /var")
+}
+
+// (b) metal, PXE style: ignition.config.url names QEMU's built-in TFTP
+// server; that config merges a child from an HTTP server on the host's
+// loopback (verified by its hash). The network comes up in the initrd from
+// ip=dhcp (dracut's systemd-networkd module).
+func TestE2EMetalTFTPAndHTTP(t *testing.T) {
+	img := e2eSetup(t)
+	child, _ := json.Marshal(map[string]any{
+		"ignition": map[string]any{"version": "3.4.0"},
+		"storage":  map[string]any{"files": []any{e2eFile("/etc/e2e/from-http", "merged child")}},
+	})
+	srv := serveHTTP(t, map[string][]byte{"/child.ign": child})
+	top, _ := json.Marshal(e2eConfig("3.4.0", map[string]any{
+		"ignition": map[string]any{"version": "3.4.0", "config": map[string]any{"merge": []any{map[string]any{
+			"source": "http://10.0.2.100/child.ign", "verification": map[string]any{"hash": "sha512-" + sha512Hex(child)},
+		}}}},
+		"files": []any{e2eFile("/etc/e2e/from-tftp", "top config")},
+	}))
+	tftp := t.TempDir()
+	os.WriteFile(filepath.Join(tftp, "config.ign"), top, 0o644)
+	r := e2eBoot{
+		cmdline: "ignition.firstboot ignition.platform.id=metal ip=dhcp ignition.config.url=tftp://10.0.2.2/config.ign",
+		qemu:    userNet(tftp, "10.0.2.100", srv.addr),
+		until:   e2eEnds,
+	}.run(t, img)
+	want := []string{"/etc/e2e/from-tftp top config", "/etc/e2e/from-http merged child"}
+	for _, w := range want {
+		if !slices.Contains(r.lines["E2E-FILE"], w) {
+			t.Errorf("the target lacks %q; it printed %q", w, r.lines["E2E-FILE"])
+		}
+	}
+	if got := srv.requests(); len(got) != 1 || !strings.HasPrefix(got[0], "GET /child.ign Ignition/") {
+		t.Errorf("the HTTP server was asked %q; want one GET /child.ign from Ignition/<version>", got)
+	}
+	r.report(t, "metal, config over TFTP merging one over HTTP")
+}
+
+// (f) A config that fails: the config in fw_cfg would repartition the data
+// disk, but the child config it merges has the wrong hash. The fetch stage
+// fails, the initrd stops in emergency mode with the error on the console,
+// and the data disk is byte-for-byte what it was.
+func TestE2EFailingConfigStopsBeforeTheDisks(t *testing.T) {
+	img := e2eSetup(t)
+	data := blankDisk(t, "64M")
+	if out, err := exec.Command("sgdisk", "-n1:0:+16M", "-c1:precious", data).CombinedOutput(); err != nil {
+		t.Fatalf("sgdisk: %v %s", err, out)
+	}
+	before := fileHash(t, data)
+	child := []byte(`{"ignition":{"version":"3.4.0"}}`)
+	srv := serveHTTP(t, map[string][]byte{"/child.ign": child})
+	cfg := e2eConfig("3.4.0", map[string]any{
+		"ignition": map[string]any{"version": "3.4.0", "config": map[string]any{"merge": []any{map[string]any{
+			"source": "http://10.0.2.100/child.ign", "verification": map[string]any{"hash": "sha512-" + sha512Hex([]byte("something else"))},
+		}}}},
+		"disks": []any{map[string]any{
+			"device": "/dev/disk/by-id/virtio-data", "wipeTable": true,
+			"partitions": []any{map[string]any{"number": 1, "label": "var"}},
+		}},
+		"filesystems": []any{map[string]any{"device": "/dev/disk/by-partlabel/var", "format": "ext4", "wipeFilesystem": true}},
+	})
+	r := e2eBoot{
+		cmdline: "ignition.firstboot ignition.platform.id=qemu ip=dhcp",
+		config:  cfg,
+		disks:   map[string]string{"data": data},
+		qemu:    userNet("", "10.0.2.100", srv.addr),
+		until:   e2eEnds,
+	}.run(t, img)
+	if !strings.Contains(r.serial, "Entering emergency mode") {
+		t.Errorf("the initrd did not stop in emergency mode\nserial:\n%s", tail(r.serial, 80))
+	}
+	errLine := ""
+	for _, l := range strings.Split(r.serial, "\n") {
+		if strings.Contains(l, "ignition: fetch failed:") {
+			errLine = strings.TrimSpace(l)
+		}
+	}
+	if !strings.Contains(errLine, "hash") {
+		t.Errorf("the console lacks the fetch stage's error about the hash; it shows %q\nserial:\n%s", errLine, tail(r.serial, 80))
+	}
+	if len(r.lines["E2E-TARGET-DONE"]) != 0 {
+		t.Errorf("the target booted after a failed first boot")
+	}
+	if after := fileHash(t, data); after != before {
+		t.Errorf("the data disk changed (sha256 %s, was %s)", after, before)
+	}
+	t.Logf("failing config: wall %v to emergency mode; the console says: %s", r.wall.Round(100*time.Millisecond), errLine)
+}
+
+func fileHash(t *testing.T, p string) string {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
