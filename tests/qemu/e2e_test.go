@@ -167,12 +167,18 @@ func mkfsImage(img, size, label, tree string) error {
 	return nil
 }
 
+// e2eKernelArgs start every boot's kernel command line.
+const e2eKernelArgs = "console=ttyS0 root=LABEL=root rw panic=-1 systemd.show_status=error"
+
 // e2eBoot is one boot of the shared initramfs.
 type e2eBoot struct {
-	cmdline string            // after the common arguments
-	config  map[string]any    // in fw_cfg (nil: none)
-	disks   map[string]string // serial -> raw image, beside the root disk
-	qemu    []string          // more QEMU arguments (a -netdev, ...)
+	cmdline string // after the common arguments
+	// bootArgs, when set, is the whole kernel command line (what a
+	// bootloader read from a boot entry)
+	bootArgs string
+	config   map[string]any    // in fw_cfg (nil: none)
+	disks    map[string]string // serial -> raw image, beside the root disk
+	qemu     []string          // more QEMU arguments (a -netdev, ...)
 	// until ends the boot when the console shows it (the guest also ends
 	// it by powering off or rebooting; QEMU runs with -no-reboot)
 	until []string
@@ -201,10 +207,14 @@ func (b e2eBoot) run(t *testing.T, img e2eImages) e2eRun {
 		snapshot = ""
 	}
 	serial := filepath.Join(dir, "serial.log")
+	kargs := e2eKernelArgs + " " + b.cmdline
+	if b.bootArgs != "" {
+		kargs = b.bootArgs
+	}
 	args := []string{"-machine", "q35", "-accel", "tcg", "-cpu", "max", "-m", "1024", "-smp", "2",
 		"-nographic", "-no-reboot", "-monitor", "none", "-serial", "file:" + serial,
 		"-kernel", filepath.Join(img.kroot, "boot", "vmlinuz-"+img.kv), "-initrd", img.initrd,
-		"-append", "console=ttyS0 root=LABEL=root rw panic=-1 systemd.show_status=error " + b.cmdline,
+		"-append", kargs,
 		"-drive", "file=" + root + ",if=none,id=root,format=raw" + snapshot, "-device", "virtio-blk-pci,drive=root,serial=root"}
 	serials := make([]string, 0, len(b.disks))
 	for s := range b.disks {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -163,4 +164,69 @@ func fileHash(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// (e) Kernel arguments: the config asks for one argument and against
+// another. The kargs stage mounts the boot filesystem (LABEL=boot), the
+// helper edits its Boot Loader Specification entry, and the stage reboots.
+// The test is the bootloader: it boots the kernel with the entry's options
+// as they are on the boot disk after each boot. The second boot runs the
+// first boot again, finds the arguments in place and goes on to the
+// target, whose /proc/cmdline has the change.
+func TestE2EKernelArguments(t *testing.T) {
+	img := e2eSetup(t)
+	tree := t.TempDir()
+	entries := filepath.Join(tree, "loader", "entries")
+	os.MkdirAll(entries, 0o755)
+	entry := "title Debian (e2e)\nlinux /vmlinuz\ninitrd /initrd.img\noptions " + e2eKernelArgs +
+		" ignition.firstboot ignition.platform.id=qemu e2e.old=1\n"
+	os.WriteFile(filepath.Join(entries, "e2e.conf"), []byte(entry), 0o644)
+	boot := filepath.Join(t.TempDir(), "boot.img")
+	if err := mkfsImage(boot, "64M", "boot", tree); err != nil {
+		t.Fatal(err)
+	}
+	cfg := e2eConfig("3.4.0", map[string]any{
+		"kernelArguments": map[string]any{"shouldExist": []string{"e2e.karg=added"}, "shouldNotExist": []string{"e2e.old=1"}},
+	})
+	options := func() string {
+		out, err := exec.Command("debugfs", "-R", "cat /loader/entries/e2e.conf", boot).Output()
+		if err != nil {
+			t.Fatalf("debugfs: %v", err)
+		}
+		for _, l := range strings.Split(string(out), "\n") {
+			if v, ok := strings.CutPrefix(l, "options "); ok {
+				return v
+			}
+		}
+		t.Fatalf("the boot entry has no options line:\n%s", out)
+		return ""
+	}
+	var walls []time.Duration
+	var r e2eRun
+	for i := 1; i <= 3; i++ {
+		r = e2eBoot{
+			bootArgs: options(),
+			config:   cfg,
+			disks:    map[string]string{"boot": boot},
+			until:    e2eEnds,
+		}.run(t, img)
+		walls = append(walls, r.wall.Round(100*time.Millisecond))
+		if strings.Contains(r.serial, "emergency mode") {
+			t.Fatalf("boot %d stopped in emergency mode\nserial:\n%s", i, tail(r.serial, 80))
+		}
+		if len(r.lines["E2E-TARGET-DONE"]) > 0 {
+			break
+		}
+		if !strings.Contains(r.serial, "reboot: Restarting system") {
+			t.Fatalf("boot %d neither reached the target nor rebooted\nserial:\n%s", i, tail(r.serial, 80))
+		}
+	}
+	if len(walls) != 2 {
+		t.Errorf("the first boot took %d boots; want 2 (one reboot for the new arguments)", len(walls))
+	}
+	got := strings.Fields(r.line(t, "E2E-CMDLINE"))
+	if !slices.Contains(got, "e2e.karg=added") || slices.Contains(got, "e2e.old=1") {
+		t.Errorf("the target's /proc/cmdline = %q; want e2e.karg=added and not e2e.old=1", got)
+	}
+	r.report(t, fmt.Sprintf("kernel arguments, after a reboot (walls %v)", walls))
 }
