@@ -20,7 +20,8 @@ depends() {
 
 installkernel() {
     hostonly='' instmods qemu_fw_cfg md_mod raid0 raid1 raid10 raid456 dm_mod dm_crypt ext4 xfs btrfs vfat \
-        nls_cp437 nls_iso8859_1 sr_mod cdrom udf isofs virtio_blk virtio_pci virtio_net virtio_scsi
+        nls_cp437 nls_iso8859_1 sr_mod cdrom udf isofs ahci ata_piix hv_storvsc hv_netvsc hv_utils \
+        virtio_blk virtio_pci virtio_net virtio_scsi
 }
 
 install() {

@@ -1,0 +1,113 @@
+package qemu
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ignition-go/ignition/internal/testenv"
+	"github.com/ignition-go/ignition/internal/testnet"
+	"github.com/ignition-go/ignition/tests/fakes"
+)
+
+// metadataNet is QEMU's user network as a cloud's: the guest (DHCP from
+// QEMU, ip=dhcp) reaches 169.254.169.254:80, and each extra guest
+// address:80, on the host's loopback servers. The network (168.0.0.0/7)
+// spans the link-local metadata address and Azure's wireserver
+// (168.63.129.16); restrict=on keeps the guest off everything else.
+func metadataNet(imds string, more map[string]string) []string {
+	nd := "user,id=n0,restrict=on,net=168.0.0.0/7,host=169.254.169.2,dhcpstart=169.254.0.15" +
+		",guestfwd=tcp:169.254.169.254:80-cmd:socat - TCP:" + imds
+	for guest, host := range more {
+		nd += ",guestfwd=tcp:" + guest + ":80-cmd:socat - TCP:" + host
+	}
+	return []string{"-netdev", nd, "-device", "virtio-net-pci,netdev=n0"}
+}
+
+// (c) AWS: the config is the instance's user data in AWS's own metadata
+// emulator (amazon-ec2-metadata-mock, IMDSv2 enforced: a GET without a
+// token is refused), on the host's loopback, reached by the guest at
+// 169.254.169.254.
+func TestE2EAWS(t *testing.T) {
+	img := e2eSetup(t)
+	bin := testnet.EC2MockBinary(t)
+	cfg, _ := json.Marshal(e2eConfig("3.4.0", map[string]any{"files": []any{e2eFile("/etc/e2e/from-imds", "aws user data")}}))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	dir := t.TempDir()
+	aemm, _ := json.Marshal(map[string]any{"userdata": map[string]any{"values": map[string]any{"userdata": base64.StdEncoding.EncodeToString(cfg)}}})
+	os.WriteFile(filepath.Join(dir, "aemm.json"), aemm, 0o644)
+	mock := exec.Command(bin, "-n", "127.0.0.1", "-p", itoa(port), "-I", "-c", filepath.Join(dir, "aemm.json"))
+	mock.Dir = dir
+	var out strings.Builder
+	mock.Stdout, mock.Stderr = &out, &out
+	if err := mock.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mock.Process.Kill(); mock.Wait() })
+	addr := "127.0.0.1:" + itoa(port)
+	if !testnet.WaitTCP(addr, 10*time.Second) {
+		t.Fatalf("ec2-metadata-mock did not start: %s", out.String())
+	}
+	r := e2eBoot{
+		cmdline: "ignition.firstboot ignition.platform.id=aws ip=dhcp",
+		qemu:    metadataNet(addr, nil),
+		until:   e2eEnds,
+	}.run(t, img)
+	if !slices.Contains(r.lines["E2E-FILE"], "/etc/e2e/from-imds aws user data") {
+		t.Errorf("the target lacks the user data's file; it printed %q\nserial:\n%s", r.lines["E2E-FILE"], tail(r.serial, 60))
+	}
+	r.report(t, "aws, user data over IMDSv2")
+}
+
+// (d) Azure: IMDS (a fake on the host) has no userData, so the provider
+// reads the custom data from the UDF provisioning CD-ROM; after the files
+// stage the provider reports Ready to the wireserver (a fake at
+// 168.63.129.16), which records it.
+func TestE2EAzure(t *testing.T) {
+	img := e2eSetup(t)
+	testenv.NeedTools(t, "socat", "genisoimage")
+	cfg, _ := json.Marshal(e2eConfig("3.4.0", map[string]any{"files": []any{e2eFile("/etc/e2e/from-azure", "azure custom data")}}))
+	iso := provisioningMedia(t, string(cfg))
+	imds := &fakes.AzureIMDS{}
+	wire := &fakes.Wireserver{}
+	serve := func(h http.Handler) string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: h}
+		go srv.Serve(l)
+		t.Cleanup(func() { srv.Close() })
+		return l.Addr().String()
+	}
+	imdsAddr, wireAddr := serve(imds), serve(wire)
+	r := e2eBoot{
+		cmdline: "ignition.firstboot ignition.platform.id=azure ip=dhcp",
+		qemu: append(metadataNet(imdsAddr, map[string]string{"168.63.129.16": wireAddr}),
+			"-drive", "file="+iso+",media=cdrom,readonly=on"),
+		until: e2eEnds,
+	}.run(t, img)
+	if !slices.Contains(r.lines["E2E-FILE"], "/etc/e2e/from-azure azure custom data") {
+		t.Errorf("the target lacks the user data's file; it printed %q\nserial:\n%s", r.lines["E2E-FILE"], tail(r.serial, 60))
+	}
+	if reps := wire.Reports(); len(reps) != 1 || reps[0].State != "Ready" {
+		t.Errorf("wireserver health reports = %+v; want one Ready", reps)
+	}
+	r.report(t, "azure, custom data from the UDF CD-ROM, Ready to the wireserver")
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
