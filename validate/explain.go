@@ -117,8 +117,12 @@ func source(r *config.Resource) string {
 	desc := ""
 	switch u.Scheme {
 	case "data":
-		_, data, _ := strings.Cut(s, ",")
-		desc = fmt.Sprintf("an inline data URL (%d bytes encoded)", len(data))
+		// the decoded size, the count -dry-run and the log give too
+		if data, err := config.DecodeDataURL(s); err == nil {
+			desc = fmt.Sprintf("an inline data URL (%d bytes)", len(data))
+		} else {
+			desc = "an inline data URL that does not decode"
+		}
 	default:
 		u.User, u.RawQuery, u.Fragment = nil, "", ""
 		desc = u.String()

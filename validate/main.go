@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 
 	json "github.com/coreos/go-json"
 
@@ -75,6 +76,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	multi := len(files) > 1
 	status := 0
 	all := []fileEntry{}
+	explained := []explanation{}
 	// A report can have a line per file of a 100,000-file config: buffer
 	// them, and flush after each config so that its lines on stdout and
 	// stderr still come out in order.
@@ -105,6 +107,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		debug.SetMemoryLimit(max(32<<20, 16*int64(len(raw))))
 		res, perr := config.Parse(raw)
 		rep := res.Report
+		if perr != nil && looksLikeButane(raw) {
+			// the most common first mistake: a Butane file is YAML, not a config
+			for i := range rep.Entries {
+				if rep.Entries[i].Severity == config.SeverityError {
+					rep.Entries[i].Message = butaneHint + " (" + rep.Entries[i].Message + ")"
+					break
+				}
+			}
+		}
 		if *strict {
 			rep.Strict()
 		}
@@ -131,6 +142,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			}
 			fmt.Fprintf(stdout, "%s%s\n", prefix, e)
 		}
+		if *doExplain && *format == "json" {
+			ex := explanation{File: name, Valid: perr == nil && !rep.IsFatal(), Errors: rep.Errors(), Warnings: rep.Warnings(), Problems: []config.Entry{}}
+			ex.Problems = append(ex.Problems, rep.Entries...)
+			if ex.Valid {
+				ex.Explanation = explainLines(res)
+			}
+			explained = append(explained, ex)
+		}
 		if *doExplain && *format == "text" {
 			if perr != nil || rep.IsFatal() {
 				fmt.Fprintf(stdout, "%s: invalid (%d error(s), %d warning(s))\n", name, rep.Errors(), rep.Warnings())
@@ -143,13 +162,58 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(all); err != nil {
+		var v any = all
+		if *doExplain {
+			v = explained
+		}
+		if err := enc.Encode(v); err != nil {
 			fmt.Fprintf(stderr, "ignition-validate: %v\n", err)
 			return 1
 		}
 	}
 	flush()
 	return status
+}
+
+// explanation is one config's report and, when it is valid, what it does
+// in plain words: what --explain --format json prints, one per file.
+type explanation struct {
+	File        string         `json:"file"`
+	Valid       bool           `json:"valid"`
+	Errors      int            `json:"errors"`
+	Warnings    int            `json:"warnings"`
+	Problems    []config.Entry `json:"problems"`
+	Explanation []string       `json:"explanation,omitempty"`
+}
+
+// explainLines is explain's text, a line each, without the indentation
+// every line has.
+func explainLines(res config.Result) []string {
+	var b strings.Builder
+	explain(&b, res)
+	var out []string
+	for _, l := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
+		out = append(out, strings.TrimPrefix(l, "  "))
+	}
+	return out
+}
+
+const butaneHint = "this looks like Butane YAML, not an Ignition config: translate it with butane first (butane --pretty --strict < config.bu > config.ign)"
+
+// looksLikeButane says whether raw is YAML with Butane's top-level
+// variant and version keys.
+func looksLikeButane(raw []byte) bool {
+	variant, version := false, false
+	for _, l := range strings.Split(string(raw), "\n") {
+		l = strings.TrimRight(l, "\r ")
+		switch {
+		case strings.HasPrefix(l, "variant:"):
+			variant = true
+		case strings.HasPrefix(l, "version:"):
+			version = true
+		}
+	}
+	return variant && version
 }
 
 func isUnparseable(err error) bool {

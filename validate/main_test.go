@@ -43,6 +43,8 @@ func TestCLI(t *testing.T) {
 	bad := write(t, dir, "bad.ign", "{\n  \"ignition\": {\"version\": \"3.4.0\"},\n  \"storage\": {\"files\": [{\"path\": \"etc/hostname\"}]}\n}\n")
 	newer := write(t, dir, "newer.ign", `{"ignition": {"version": "3.9.0"}}`)
 	empty := write(t, dir, "empty.ign", "")
+	butane := write(t, dir, "config.bu", "variant: fcos\nversion: 1.5.0\nstorage:\n  files:\n    - path: /etc/hostname\n")
+	sized := write(t, dir, "sized.ign", `{"ignition": {"version": "3.4.0"}, "storage": {"files": [{"path": "/etc/motd", "contents": {"source": "data:,hello%20world%0A"}}]}}`)
 
 	big := filepath.Join(dir, "big.ign")
 	if err := os.WriteFile(big, nil, 0o644); err != nil {
@@ -74,7 +76,15 @@ func TestCLI(t *testing.T) {
 		{name: "bad format", args: []string{"--format", "xml", good}, code: 2, stderr: "--format must be text or json"},
 		{name: "help", args: []string{"--help"}, code: 0, stderr: "Usage:"},
 		{name: "version", args: []string{"-version"}, code: 0, stdout: "ignition-validate "},
-		{name: "explain", args: []string{"--explain", good}, code: 0, stdout: "file /etc/hostname mode 0644 (default), from an inline data URL (1 bytes encoded)"},
+		{name: "explain", args: []string{"--explain", good}, code: 0, stdout: "file /etc/hostname mode 0644 (default), from an inline data URL (1 bytes)"},
+		{name: "explain gives the decoded size", args: []string{"--explain", sized}, code: 0, stdout: "file /etc/motd mode 0644 (default), from an inline data URL (12 bytes)"},
+		{name: "explain as JSON", args: []string{"--explain", "--format", "json", good}, code: 0, stdout: `"explanation": [
+      "spec 3.4.0",
+      "file /etc/hostname mode 0644 (default), from an inline data URL (1 bytes)"
+    ]`},
+		{name: "explain as JSON, invalid", args: []string{"--explain", "--format", "json", bad}, code: 1, stdout: `"valid": false,
+    "errors": 1,`},
+		{name: "Butane YAML", args: []string{butane}, code: 1, stdout: "error at line 1 col 1: this looks like Butane YAML, not an Ignition config: translate it with butane first"},
 		{name: "larger than the cap", args: []string{big}, code: 1, stderr: "ignition-validate: " + big + ": config larger than 128 MiB (134217728 bytes), the cap on a config"},
 		{name: "larger than the cap among others", args: []string{good, big, bad}, code: 1, stdout: bad + ": error at $.storage.files.0.path", stderr: big + ": config larger than 128 MiB"},
 	}

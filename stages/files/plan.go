@@ -232,7 +232,11 @@ func ownerText(u config.NodeUser, g config.NodeGroup) string {
 func sourceText(r config.Resource) string {
 	s := deref(r.Source)
 	if strings.HasPrefix(s, "data:") {
-		return fmt.Sprintf("a data URL (%d bytes)", len(s))
+		// the decoded size, as ignition-validate --explain gives it
+		if b, err := config.DecodeDataURL(s); err == nil {
+			return fmt.Sprintf("a data URL (%d bytes)", len(b))
+		}
+		return "a data URL that does not decode"
 	}
 	s = strconv.Quote(resource.Redact(s))
 	if n := len(r.HTTPHeaders); n > 0 {
