@@ -95,6 +95,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	logger := log.New(stage.value, *toStdout, stdout)
 	defer logger.Close()
+	if stage.value == "fetch-offline" {
+		// a config that needs the network is the fetch stage's job, not a failure
+		logger.Deferred = []error{resource.ErrNeedNet}
+	}
 	logger.Infof("ignition-go %s, stage %s, platform %s", version, stage.value, platform.value)
 	prov, _ := providers.Get(platform.value)
 	fetcher := &resource.Fetcher{

@@ -6,6 +6,7 @@ package log
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,6 +27,10 @@ type Logger struct {
 	buf     *bufio.Writer
 	ops     int
 	journal bool
+	// Deferred are errors that end an operation without a failure (a
+	// config the fetch-offline stage leaves to the fetch stage, for the
+	// network): logged at INFO as "[deferred]", not CRITICAL.
+	Deferred []error
 }
 
 // New makes a logger for a stage. With toStdout, or when the journal is not
@@ -165,6 +170,12 @@ func (l *Logger) Op(format string, args ...any) func(error) {
 	return func(err error) {
 		d := time.Since(start)
 		fields := map[string]string{"IGNITION_OP": what, "IGNITION_DURATION_MS": strconv.FormatInt(d.Milliseconds(), 10)}
+		for _, e := range l.Deferred {
+			if err != nil && errors.Is(err, e) {
+				l.send(prioInfo, fmt.Sprintf("op(%d): [deferred] %s (%v): %v", n, what, d.Round(time.Millisecond), err), fields)
+				return
+			}
+		}
 		if err != nil {
 			fields["IGNITION_ERROR"] = err.Error()
 			l.send(prioErr, fmt.Sprintf("op(%d): [failed]   %s (%v): %v", n, what, d.Round(time.Millisecond), err), fields)
