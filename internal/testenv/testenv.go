@@ -32,7 +32,7 @@ func NeedTools(t testing.TB, names ...string) {
 	t.Helper()
 	for _, n := range names {
 		if _, err := exec.LookPath(n); err != nil {
-			Skip(t, "%s is not installed (make deps installs it)", n)
+			Skip(t, "%s is not installed (make test-deps installs it)", n)
 		}
 	}
 }

@@ -22,7 +22,7 @@ import (
 	"github.com/ignition-go/ignition/tests/fakes"
 )
 
-// kernel finds the guest kernel that make deps extracts into .cache/kernel.
+// kernel finds the guest kernel that make test-deps extracts into .cache/kernel.
 func kernel(t *testing.T) (root, version string) {
 	t.Helper()
 	testenv.NeedTools(t, "qemu-system-x86_64", "modprobe", "cpio")
