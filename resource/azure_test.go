@@ -24,7 +24,7 @@ import (
 	"github.com/ignition-go/ignition/internal/testnet"
 )
 
-// azuriteBin finds Azurite (npm package azurite, installed by make deps
+// azuriteBin finds Azurite (npm package azurite, installed by make test-deps
 // under .cache/npm).
 func azuriteBin(t *testing.T) string {
 	t.Helper()
@@ -36,7 +36,7 @@ func azuriteBin(t *testing.T) string {
 	}
 	p, _ := filepath.Abs("../.cache/npm/node_modules/.bin/azurite-blob")
 	if _, err := os.Stat(p); err != nil {
-		testenv.Skip(t, "Azurite is not installed (make deps installs it with npm into .cache/npm)")
+		testenv.Skip(t, "Azurite is not installed (make test-deps installs it with npm into .cache/npm)")
 	}
 	return p
 }

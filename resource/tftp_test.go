@@ -22,7 +22,7 @@ func startTFTPD(t *testing.T, dir string) string {
 	bin, err := exec.LookPath("in.tftpd")
 	if err != nil {
 		if _, err = os.Stat("/usr/sbin/in.tftpd"); err != nil {
-			testenv.Skip(t, "tftpd-hpa is not installed (make deps installs it)")
+			testenv.Skip(t, "tftpd-hpa is not installed (make test-deps installs it)")
 		}
 		bin = "/usr/sbin/in.tftpd"
 	}

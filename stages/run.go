@@ -66,10 +66,6 @@ func Lookup(name string) (Stage, bool) {
 	return Stage{}, false
 }
 
-// ErrNotImplemented is a stage asked to do work this build cannot do yet;
-// it fails before touching anything.
-var ErrNotImplemented = errors.New("not supported by this build yet")
-
 // Run runs one stage: platform setup, the plan, then (unless dry-run) the
 // plan carried out.
 func (e *Engine) Run(ctx context.Context, name string) error {
@@ -323,12 +319,6 @@ func bootEntries(dir string) string {
 		fmt.Fprintf(&b, "%s\x00%s\x00", p, c)
 	}
 	return b.String()
-}
-
-// refuse fails a stage, before it touches anything, when the config asks
-// for what this build cannot do yet.
-func refuse(stage string, asks []string) error {
-	return fmt.Errorf("%s stage: the config asks for %s: %w", stage, strings.Join(asks, ", "), ErrNotImplemented)
 }
 
 func (e *Engine) diskOptions() disks.Options {

@@ -203,8 +203,6 @@ func (a *Applier) written(p ...string) {
 	a.mu.Unlock()
 }
 
-var errExists = errors.New("something is already there and overwrite is false")
-
 func nodeErr(n Node, err error) error {
 	return fmt.Errorf("%s %q: %w", n.Kind, n.Path, err)
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/ignition-go/ignition/internal/testenv"
 )
 
-// A real Debian root (debootstrapped by make deps into .cache/debroot and
+// A real Debian root (debootstrapped by make test-deps into .cache/debroot and
 // copied per test): users join Debian's own groups, get their skeleton and
 // keys, and the target's own systemctl applies our preset, and sees a
 // default-enabled unit disabled.
@@ -18,7 +18,7 @@ func TestDebianRoot(t *testing.T) {
 	testenv.NeedRoot(t, "useradd --root, systemctl --root")
 	src, _ := filepath.Abs("../../.cache/debroot")
 	if _, err := os.Stat(filepath.Join(src, "usr/bin/systemctl")); err != nil {
-		testenv.Skip(t, "no Debian root in .cache/debroot (make deps debootstraps it)")
+		testenv.Skip(t, "no Debian root in .cache/debroot (make test-deps debootstraps it)")
 	}
 	m := newMachine(t)
 	os.RemoveAll(m.root)

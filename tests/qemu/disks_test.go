@@ -30,7 +30,7 @@ func needDiskHost(t *testing.T, tools ...string) {
 	t.Helper()
 	testenv.NeedTools(t, append([]string{"qemu-system-x86_64", "ldd", "modprobe", "cpio"}, tools...)...)
 	if vm, _ := filepath.Glob("../../.cache/kernel/root/boot/vmlinuz-*"); len(vm) == 0 {
-		testenv.Skip(t, "no guest kernel in .cache/kernel (make deps extracts Debian's)")
+		testenv.Skip(t, "no guest kernel in .cache/kernel (make test-deps extracts Debian's)")
 	}
 }
 

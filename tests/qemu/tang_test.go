@@ -59,7 +59,7 @@ func hostFiles(t *testing.T, files map[string]string, paths ...string) map[strin
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		if err != nil {
-			testenv.Skip(t, "%v (make deps installs clevis and its dependencies)", err)
+			testenv.Skip(t, "%v (make test-deps installs clevis and its dependencies)", err)
 		}
 		files[strings.TrimPrefix(p, "/")] = string(b)
 	}
@@ -85,7 +85,7 @@ func startTang(t *testing.T) *tangServer {
 	t.Helper()
 	for _, p := range []string{tangd, tangdKeygen} {
 		if _, err := os.Stat(p); err != nil {
-			testenv.Skip(t, "%s is missing: the tang package is not installed (make deps installs it)", p)
+			testenv.Skip(t, "%s is missing: the tang package is not installed (make test-deps installs it)", p)
 		}
 	}
 	s := &tangServer{db: t.TempDir()}
