@@ -36,7 +36,18 @@ install() {
         useradd usermod userdel groupadd groupmod groupdel \
         systemctl setfiles mount umount modprobe udevadm \
         sgdisk blkid wipefs mkfs.ext4 mkfs.xfs mkfs.btrfs mkfs.fat mkswap \
-        mdadm cryptsetup clevis clevis-luks-bind
+        mdadm cryptsetup
+    # clevis binding (LUKS with tang or a TPM2): clevis is shell scripts
+    # that run these (traced in tests/qemu/tang_test.go); only when the
+    # distro ships clevis
+    if command -v clevis >/dev/null 2>&1; then
+        inst_multiple -o bash clevis clevis-luks-bind clevis-luks-common-functions \
+            clevis-encrypt-sss clevis-encrypt-tang clevis-encrypt-tpm2 clevis-decrypt \
+            clevis-decrypt-sss clevis-decrypt-tang clevis-decrypt-tpm2 jose curl pwmake \
+            cat grep sed sort tail head mktemp tr wc
+        inst_multiple -o /etc/security/pwquality.conf /var/cache/cracklib/cracklib_dict.pwd \
+            /var/cache/cracklib/cracklib_dict.pwi /var/cache/cracklib/cracklib_dict.hwm
+    fi
     inst_simple "$moddir/ignition-generator" "$systemdutildir/system-generators/ignition-generator"
     local u
     for u in ignition-fetch-offline.service ignition-fetch.service ignition-kargs.service \
