@@ -48,6 +48,11 @@ install() {
         inst_multiple -o /etc/security/pwquality.conf /var/cache/cracklib/cracklib_dict.pwd \
             /var/cache/cracklib/cracklib_dict.pwi /var/cache/cracklib/cracklib_dict.hwm
     fi
+    # ignition-rmcfg (the same binary, by name) deletes the config from the
+    # hypervisor after provisioning on vmware and virtualbox; the local
+    # transports of those platforms and z/VM's reader
+    ln_r /usr/bin/ignition /usr/bin/ignition-rmcfg
+    inst_multiple -o vmware-rpctool VBoxControl vmur chccwdev cio_ignore
     inst_simple "$moddir/ignition-generator" "$systemdutildir/system-generators/ignition-generator"
     local u
     for u in ignition-fetch-offline.service ignition-fetch.service ignition-kargs.service \
