@@ -82,7 +82,10 @@ func TestE2EAzure(t *testing.T) {
 	testenv.NeedTools(t, "socat", "genisoimage")
 	cfg, _ := json.Marshal(e2eConfig("3.4.0", map[string]any{"files": []any{e2eFile("/etc/e2e/from-azure", "azure custom data")}}))
 	iso := provisioningMedia(t, string(cfg))
-	imds := &fakes.AzureIMDS{}
+	// the admin user, host name and key the portal was given: the platform
+	// fragment under the custom data
+	imds := &fakes.AzureIMDS{AdminUsername: "azureadmin", ComputerName: "e2e-azure-vm",
+		PublicKeys: []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGb0p7i9bqfB9YVwJm2PQm7o2x8g6m1c0p7S2b9zVh3a portal"}}
 	wire := &fakes.Wireserver{}
 	serve := func(h http.Handler) string {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -107,7 +110,13 @@ func TestE2EAzure(t *testing.T) {
 	if reps := wire.Reports(); len(reps) != 1 || reps[0].State != "Ready" {
 		t.Errorf("wireserver health reports = %+v; want one Ready", reps)
 	}
-	r.report(t, "azure, custom data from the UDF CD-ROM, Ready to the wireserver")
+	if !slices.Contains(r.lines["E2E-KEYS"], "/home/azureadmin/.ssh/authorized_keys.d/ignition 1 azureadmin:600") {
+		t.Errorf("the admin user's key from IMDS is not in place; the target printed %q", r.lines["E2E-KEYS"])
+	}
+	if !slices.Contains(r.lines["E2E-HOSTNAME"], "e2e-azure-vm") {
+		t.Errorf("/etc/hostname = %q; want IMDS's computerName", r.lines["E2E-HOSTNAME"])
+	}
+	r.report(t, "azure, custom data from the UDF CD-ROM, the admin user and host name from IMDS, Ready to the wireserver")
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
