@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/ignition-go/ignition/config"
@@ -69,6 +70,11 @@ func (e *Engine) fragmentSettings() (fragmentSettings, error) {
 	return s, nil
 }
 
+// userName is what a platform's user name must look like to be rendered:
+// shadow-utils' default rule for new users (lower case, digits, _ . -),
+// and never root.
+var userName = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
+
 // fragment is a rendered platform fragment, with what to log about it.
 type fragment struct {
 	cfg     config.Config
@@ -116,6 +122,11 @@ func renderFragment(id providers.Identity, s fragmentSettings) fragment {
 		order = append(order, id.User) // the admin user, even without keys
 	}
 	for _, u := range order {
+		if !userName.MatchString(u) || u == "root" {
+			// what the platform says is not trusted to be a sane user name
+			f.summary = append(f.summary, fmt.Sprintf("skipped the user name %q (not a plain user name)", u))
+			continue
+		}
 		f.cfg.Passwd.Users = append(f.cfg.Passwd.Users, config.PasswdUser{Name: u, SSHAuthorizedKeys: keys[u]})
 		var fps []string
 		for _, k := range keys[u] {

@@ -48,6 +48,12 @@ func TestRenderFragmentUnderUserConfig(t *testing.T) {
 	if len(f.cfg.Passwd.Users) != 1 || f.cfg.Passwd.Users[0].Name != "azureuser" {
 		t.Errorf("users = %+v; want azureuser", f.cfg.Passwd.Users)
 	}
+	// user names the platform gives are not trusted blindly
+	f = renderFragment(providers.Identity{User: "../x", Keys: []string{"ssh-ed25519 AAAA k"},
+		UserKeys: []providers.UserKey{{User: "root", Key: "ssh-ed25519 BBBB r"}, {User: "ok_user", Key: "ssh-ed25519 CCCC o"}}}, fragmentSettings{user: "core"})
+	if len(f.cfg.Passwd.Users) != 1 || f.cfg.Passwd.Users[0].Name != "ok_user" {
+		t.Errorf("users = %+v; want only ok_user (not ../x, not root)", f.cfg.Passwd.Users)
+	}
 	// a host name that is not one is not written
 	if f := renderFragment(providers.Identity{Hostname: "a/b"}, fragmentSettings{}); len(f.cfg.Storage.Files) != 0 {
 		t.Errorf("a host name with a slash was rendered")
