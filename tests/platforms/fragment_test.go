@@ -1,6 +1,7 @@
 package platforms
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -196,4 +197,69 @@ func TestPlatformFragmentGCEAndAzure(t *testing.T) {
 		logFragment(t, r.out)
 		t.Logf("azure: process start to config cached (with the fragment): %v", r.took.Round(time.Millisecond))
 	})
+}
+
+// The other clouds that publish a host name and keys, each from a small
+// server written from the cloud's public metadata docs, at its address.
+func TestPlatformFragmentOtherClouds(t *testing.T) {
+	if !testnet.InNetns(t, "169.254.169.254", "100.100.100.200") {
+		return
+	}
+	paths := func(m map[string]string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			v, ok := m[r.URL.Path]
+			if !ok {
+				http.NotFound(w, r)
+				return
+			}
+			w.Write([]byte(v))
+		})
+	}
+	cases := []struct {
+		platform, addr string
+		served         map[string]string
+		host           string
+	}{
+		{"digitalocean", "169.254.169.254:80", map[string]string{
+			"/metadata/v1/user-data":   "",
+			"/metadata/v1/hostname":    "droplet-1",
+			"/metadata/v1/public-keys": keyAlice + "\n" + keyBob + "\n",
+		}, "droplet-1"},
+		{"hetzner", "169.254.169.254:80", map[string]string{
+			"/hetzner/v1/userdata":             "",
+			"/hetzner/v1/metadata/hostname":    "hz-1",
+			"/hetzner/v1/metadata/public-keys": "- " + keyAlice + "\n- \"" + keyBob + "\"\n",
+		}, "hz-1"},
+		{"exoscale", "169.254.169.254:80", map[string]string{
+			"/1.0/user-data":                "",
+			"/1.0/meta-data/local-hostname": "exo-1",
+			"/1.0/meta-data/public-keys":    keyAlice + "\n" + keyBob,
+		}, "exo-1"},
+		{"aliyun", "100.100.100.200:80", map[string]string{
+			"/latest/user-data":                           "",
+			"/latest/meta-data/hostname":                  "ecs-1",
+			"/latest/meta-data/public-keys/":              "0/\n1/\n",
+			"/latest/meta-data/public-keys/0/openssh-key": keyAlice,
+			"/latest/meta-data/public-keys/1/openssh-key": keyBob,
+		}, "ecs-1"},
+	}
+	for _, c := range cases {
+		t.Run(c.platform, func(t *testing.T) {
+			serveAt(t, c.addr, paths(c.served))
+			m := newMachine(t)
+			r := m.run(c.platform, "fetch")
+			cached, ok := m.cache()
+			if r.code != 0 || !ok {
+				t.Fatalf("fetch: exit %d\n%s%s", r.code, r.out, r.stderr)
+			}
+			users, host := fragmentOf(cached)
+			if strings.Join(users["core"], "|") != keyAlice+"|"+keyBob || len(users) != 1 {
+				t.Errorf("users = %v; want core with both keys", users)
+			}
+			if host != "data:,"+c.host+"%0A" {
+				t.Errorf("hostname source = %q; want %s", host, c.host)
+			}
+			logFragment(t, r.out)
+		})
+	}
 }

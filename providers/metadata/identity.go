@@ -1,0 +1,83 @@
+package metadata
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/ignition-go/ignition/providers"
+	"github.com/ignition-go/ignition/resource"
+)
+
+// Text gets a small text value ("" when the service answers 404).
+func Text(ctx context.Context, e *providers.Env, url string) (string, error) {
+	if e.Fetcher.Offline {
+		return "", resource.ErrNeedNet
+	}
+	b, err := e.Fetcher.FetchBytes(ctx, url, resource.Options{MaxSize: 1 << 20})
+	if errors.Is(err, resource.ErrNotFound) {
+		return "", nil
+	}
+	return strings.TrimSpace(string(b)), err
+}
+
+// Identity reads a host name and a list of public keys from two URLs of a
+// metadata service; keys parses the list (nil: one key a line). The keys
+// belong to no named user.
+func Identity(ctx context.Context, e *providers.Env, hostnameURL, keysURL string, keys func(string) []string) (providers.Identity, error) {
+	var id providers.Identity
+	h, err := Text(ctx, e, hostnameURL)
+	if err != nil {
+		return id, err
+	}
+	id.Hostname = h
+	k, err := Text(ctx, e, keysURL)
+	if err != nil {
+		return id, err
+	}
+	if keys == nil {
+		keys = providers.KeyLines
+	}
+	id.Keys = keys(k)
+	return id, nil
+}
+
+// YAMLKeyList reads a YAML list of keys ("- ssh-ed25519 AAAA… c"), as
+// Hetzner serves them.
+func YAMLKeyList(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		l = strings.TrimSpace(l)
+		if !strings.HasPrefix(l, "- ") {
+			continue
+		}
+		l = strings.Trim(strings.TrimSpace(l[2:]), `"'`)
+		if l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// IndexedKeys reads EC2-style keys: a listing of indexes ("0=name" or
+// "0/") under base, then base<n>/openssh-key each (Alibaba Cloud).
+func IndexedKeys(ctx context.Context, e *providers.Env, base string) ([]string, error) {
+	list, err := Text(ctx, e, base)
+	if err != nil || list == "" {
+		return nil, err
+	}
+	var keys []string
+	for _, l := range strings.Split(list, "\n") {
+		idx, _, _ := strings.Cut(strings.TrimSpace(l), "=")
+		idx = strings.TrimSuffix(idx, "/")
+		if idx == "" || strings.Trim(idx, "0123456789") != "" {
+			continue
+		}
+		k, err := Text(ctx, e, base+idx+"/openssh-key")
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, providers.KeyLines(k)...)
+	}
+	return keys, nil
+}
