@@ -2,9 +2,12 @@ package metadata
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 
+	"github.com/ignition-go/ignition/config"
 	"github.com/ignition-go/ignition/providers"
 	"github.com/ignition-go/ignition/resource"
 )
@@ -80,4 +83,23 @@ func IndexedKeys(ctx context.Context, e *providers.Env, base string) ([]string, 
 		keys = append(keys, providers.KeyLines(k)...)
 	}
 	return keys, nil
+}
+
+// JSON gets a small JSON document into v (nil error and v untouched on a
+// 404), with the headers given.
+func JSON(ctx context.Context, e *providers.Env, url string, v any, headers ...config.HTTPHeader) (bool, error) {
+	if e.Fetcher.Offline {
+		return false, resource.ErrNeedNet
+	}
+	b, err := e.Fetcher.FetchBytes(ctx, url, resource.Options{MaxSize: 1 << 20, Headers: headers})
+	if errors.Is(err, resource.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, fmt.Errorf("%s: not the documented JSON: %v", url, err)
+	}
+	return true, nil
 }

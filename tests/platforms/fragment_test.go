@@ -263,3 +263,49 @@ func TestPlatformFragmentOtherClouds(t *testing.T) {
 		})
 	}
 }
+
+// The clouds that publish one JSON document with the host name and keys.
+func TestPlatformFragmentJSONClouds(t *testing.T) {
+	if !testnet.InNetns(t, "169.254.169.254") {
+		return
+	}
+	doc := func(path, body, needHeader string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if needHeader != "" && r.Header.Get("Authorization") != needHeader {
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
+			switch r.URL.Path {
+			case path:
+				w.Write([]byte(body))
+			default:
+				http.NotFound(w, r) // no user data: an empty config
+			}
+		})
+	}
+	both := `"` + keyAlice + `","` + keyBob + `"`
+	cases := []struct{ platform, path, body, header, host string }{
+		{"vultr", "/v1.json", `{"hostname":"vultr-1","public-keys":[` + both + `]}`, "", "vultr-1"},
+		{"upcloud", "/metadata/v1.json", `{"hostname":"up-1","public_keys":[` + both + `]}`, "", "up-1"},
+		{"oraclecloud", "/opc/v2/instance/", `{"hostname":"oci-1","metadata":{"ssh_authorized_keys":"` + keyAlice + `\n` + keyBob + `"}}`, "Bearer Oracle", "oci-1"},
+	}
+	for _, c := range cases {
+		t.Run(c.platform, func(t *testing.T) {
+			serveAt(t, "169.254.169.254:80", doc(c.path, c.body, c.header))
+			m := newMachine(t)
+			r := m.run(c.platform, "fetch")
+			cached, ok := m.cache()
+			if r.code != 0 || !ok {
+				t.Fatalf("fetch: exit %d\n%s%s", r.code, r.out, r.stderr)
+			}
+			users, host := fragmentOf(cached)
+			if strings.Join(users["core"], "|") != keyAlice+"|"+keyBob || len(users) != 1 {
+				t.Errorf("users = %v; want core with both keys", users)
+			}
+			if host != "data:,"+c.host+"%0A" {
+				t.Errorf("hostname source = %q; want %s", host, c.host)
+			}
+			logFragment(t, r.out)
+		})
+	}
+}
