@@ -30,6 +30,8 @@ import (
 	"time"
 
 	"github.com/ignition-go/ignition/config"
+
+	"github.com/ignition-go/ignition/internal/testnet"
 )
 
 // endless writes zeros until the client goes away.
@@ -111,7 +113,7 @@ func TestSizeLimitEveryScheme(t *testing.T) {
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)
 	os.WriteFile(filepath.Join(dir, "big.ign"), make([]byte, 100<<10), 0o644)
-	addr := startTFTPD(t, dir)
+	addr := testnet.StartTFTPD(t, dir)
 	if _, err := (&Fetcher{TotalTimeout: 20 * time.Second}).FetchBytes(context.Background(), "tftp://"+addr+"/big.ign", Options{MaxSize: 64 << 10}); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "64 KiB") {
 		t.Errorf("FetchBytes(tftp 100 KiB, cap 64 KiB) err = %v; want ErrTooLarge", err)
 	}
@@ -343,7 +345,7 @@ func TestTLSErrorsAreFinal(t *testing.T) {
 func TestTFTPNotFoundIsFinal(t *testing.T) {
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)
-	addr := startTFTPD(t, dir)
+	addr := testnet.StartTFTPD(t, dir)
 	var log logRecorder
 	f := &Fetcher{Log: log.logf, TotalTimeout: 30 * time.Second}
 	_, err := f.FetchBytes(context.Background(), "tftp://"+addr+"/missing.ign", Options{})

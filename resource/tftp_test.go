@@ -6,49 +6,13 @@ import (
 	"errors"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/ignition-go/ignition/internal/testenv"
+	"github.com/ignition-go/ignition/internal/testnet"
 )
-
-// startTFTPD runs Debian's tftpd-hpa on a loopback port, serving dir, and
-// stops it when the test ends.
-func startTFTPD(t *testing.T, dir string) string {
-	t.Helper()
-	bin, err := exec.LookPath("in.tftpd")
-	if err != nil {
-		if _, err = os.Stat("/usr/sbin/in.tftpd"); err != nil {
-			testenv.Skip(t, "tftpd-hpa is not installed (make test-deps installs it)")
-		}
-		bin = "/usr/sbin/in.tftpd"
-	}
-	// find a free UDP port
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := pc.LocalAddr().String()
-	pc.Close()
-	cmd := exec.Command(bin, "--listen", "--foreground", "--address", addr, "--secure", "--user", "root", dir)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	time.Sleep(200 * time.Millisecond) // let it bind
-	if cmd.ProcessState != nil {
-		t.Fatalf("in.tftpd exited: %s", stderr.String())
-	}
-	return addr
-}
 
 func TestTFTP(t *testing.T) {
 	dir := t.TempDir()
@@ -65,7 +29,7 @@ func TestTFTP(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "sub", "small.ign"), []byte(`{"ignition":{"version":"3.4.0"}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr := startTFTPD(t, dir)
+	addr := testnet.StartTFTPD(t, dir)
 	f := &Fetcher{TotalTimeout: 20 * time.Second}
 
 	got, err := f.FetchBytes(context.Background(), "tftp://"+addr+"/big.ign", Options{Hash: sha512Of(big)})

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ignition-go/ignition/internal/testenv"
 	"github.com/ignition-go/ignition/providers"
 	"github.com/ignition-go/ignition/resource"
 )
@@ -30,9 +31,7 @@ func TestProbe(t *testing.T) {
 		{"genisoimage", "-quiet", "-V", "config-2", "-o", iso, filepath.Join(dir, "t")},
 		{"truncate", "-s", "8M", fat}, {"mkfs.vfat", "-n", "cidata", fat},
 	} {
-		if _, err := exec.LookPath(c[0]); err != nil {
-			t.Skipf("%s is not installed", c[0])
-		}
+		testenv.NeedTools(t, c[0])
 		if b, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
 			t.Fatalf("%s: %v %s", strings.Join(c, " "), err, b)
 		}

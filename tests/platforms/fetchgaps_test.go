@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ignition-go/ignition/internal/testnet"
 )
 
 // runMeasured runs a stage like m.run and also returns the child's peak
@@ -80,7 +81,7 @@ func TestEndlessConfigIsCapped(t *testing.T) {
 func TestFailFastThroughTheBinary(t *testing.T) {
 	tftpDir := t.TempDir()
 	os.Chmod(tftpDir, 0o755)
-	tftpAddr := startTFTPD(t, tftpDir)
+	tftpAddr := testnet.StartTFTPD(t, tftpDir)
 	var mu sync.Mutex
 	requests := map[string]int{}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -189,38 +190,4 @@ func TestIgnitionHeadersThroughTheBinary(t *testing.T) {
 			t.Logf("%s: User-Agent %s", path, v)
 		}
 	}
-}
-
-// startTFTPD runs Debian's tftpd-hpa on a loopback port, serving dir, and
-// stops it when the test ends.
-func startTFTPD(t *testing.T, dir string) string {
-	t.Helper()
-	bin, err := exec.LookPath("in.tftpd")
-	if err != nil {
-		if _, err = os.Stat("/usr/sbin/in.tftpd"); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatal("tftpd-hpa is not installed (apt-get install tftpd-hpa)")
-			}
-			t.Skip("tftpd-hpa is not installed (apt-get install tftpd-hpa)")
-		}
-		bin = "/usr/sbin/in.tftpd"
-	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := pc.LocalAddr().String()
-	pc.Close()
-	cmd := exec.Command(bin, "--listen", "--foreground", "--address", addr, "--secure", "--user", "root", dir)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	time.Sleep(200 * time.Millisecond) // let it bind
-	return addr
 }
