@@ -2,15 +2,14 @@ package gcp
 
 import (
 	"context"
-	"errors"
 	"strings"
 
-	"github.com/ignition-go/ignition/config"
 	"github.com/ignition-go/ignition/providers"
+	"github.com/ignition-go/ignition/providers/metadata"
 	"github.com/ignition-go/ignition/resource"
 )
 
-const metadata = "http://169.254.169.254/computeMetadata/v1/"
+const metadataURL = "http://169.254.169.254/computeMetadata/v1/"
 
 // Identity reads the instance's hostname and its SSH keys as Google's guest
 // environment does: "user:key" lines from the instance's ssh-keys
@@ -22,14 +21,7 @@ func (gcp) Identity(ctx context.Context, e *providers.Env) (providers.Identity, 
 		return id, resource.ErrNeedNet
 	}
 	get := func(p string) (string, error) {
-		flavor := "Google"
-		b, err := e.Fetcher.FetchBytes(ctx, metadata+p, resource.Options{
-			Headers: []config.HTTPHeader{{Name: "Metadata-Flavor", Value: &flavor}}, MaxSize: 1 << 20,
-		})
-		if errors.Is(err, resource.ErrNotFound) {
-			return "", nil
-		}
-		return string(b), err
+		return metadata.Text(ctx, e, metadataURL+p, metadata.Header("Metadata-Flavor", "Google"))
 	}
 	h, err := get("instance/hostname")
 	if err != nil {

@@ -12,12 +12,13 @@ import (
 	"github.com/ignition-go/ignition/resource"
 )
 
-// Text gets a small text value ("" when the service answers 404).
-func Text(ctx context.Context, e *providers.Env, url string) (string, error) {
+// Text gets a small text value ("" when the service answers 404), with
+// the headers the service wants.
+func Text(ctx context.Context, e *providers.Env, url string, headers ...config.HTTPHeader) (string, error) {
 	if e.Fetcher.Offline {
 		return "", resource.ErrNeedNet
 	}
-	b, err := e.Fetcher.FetchBytes(ctx, url, resource.Options{MaxSize: 1 << 20})
+	b, err := e.Fetcher.FetchBytes(ctx, url, resource.Options{MaxSize: 1 << 20, Headers: headers})
 	if errors.Is(err, resource.ErrNotFound) {
 		return "", nil
 	}
@@ -62,10 +63,11 @@ func YAMLKeyList(s string) []string {
 	return out
 }
 
-// IndexedKeys reads EC2-style keys: a listing of indexes ("0=name" or
-// "0/") under base, then base<n>/openssh-key each (Alibaba Cloud).
-func IndexedKeys(ctx context.Context, e *providers.Env, base string) ([]string, error) {
-	list, err := Text(ctx, e, base)
+// IndexedKeys reads EC2-style keys: a listing of indexes ("0=name" as
+// AWS documents it, "0/" as some services and emulators serve it) under
+// base, then base<n>/openssh-key each (AWS, Alibaba Cloud).
+func IndexedKeys(ctx context.Context, e *providers.Env, base string, headers ...config.HTTPHeader) ([]string, error) {
+	list, err := Text(ctx, e, base, headers...)
 	if err != nil || list == "" {
 		return nil, err
 	}
@@ -76,13 +78,35 @@ func IndexedKeys(ctx context.Context, e *providers.Env, base string) ([]string, 
 		if idx == "" || strings.Trim(idx, "0123456789") != "" {
 			continue
 		}
-		k, err := Text(ctx, e, base+idx+"/openssh-key")
+		k, err := Text(ctx, e, base+idx+"/openssh-key", headers...)
 		if err != nil {
 			return nil, err
 		}
 		keys = append(keys, providers.KeyLines(k)...)
 	}
 	return keys, nil
+}
+
+// DocIdentity reads a host name and a list of keys from one JSON document
+// (Vultr's /v1.json, UpCloud's /metadata/v1.json): keysField names the
+// list, each entry an authorized_keys line.
+func DocIdentity(ctx context.Context, e *providers.Env, url, keysField string) (providers.Identity, error) {
+	var doc map[string]json.RawMessage
+	var id providers.Identity
+	if _, err := JSON(ctx, e, url, &doc); err != nil {
+		return id, err
+	}
+	var keys []string
+	json.Unmarshal(doc["hostname"], &id.Hostname)
+	if raw, ok := doc[keysField]; ok {
+		if err := json.Unmarshal(raw, &keys); err != nil {
+			return id, fmt.Errorf("%s: %s is not a list of keys", url, keysField)
+		}
+	}
+	for _, k := range keys {
+		id.Keys = append(id.Keys, providers.KeyLines(k)...)
+	}
+	return id, nil
 }
 
 // JSON gets a small JSON document into v (nil error and v untouched on a

@@ -10,17 +10,5 @@ import (
 // Identity reads the instance's hostname and SSH keys from the metadata
 // document /v1.json ("hostname", "public-keys").
 func (p) Identity(ctx context.Context, e *providers.Env) (providers.Identity, error) {
-	var doc struct {
-		Hostname string   `json:"hostname"`
-		Keys     []string `json:"public-keys"`
-	}
-	var id providers.Identity
-	if _, err := metadata.JSON(ctx, e, "http://169.254.169.254/v1.json", &doc); err != nil {
-		return id, err
-	}
-	id.Hostname = doc.Hostname
-	for _, k := range doc.Keys {
-		id.Keys = append(id.Keys, providers.KeyLines(k)...)
-	}
-	return id, nil
+	return metadata.DocIdentity(ctx, e, "http://169.254.169.254/v1.json", "public-keys")
 }
