@@ -246,22 +246,29 @@ func TestPlatformFragmentOtherClouds(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.platform, func(t *testing.T) {
 			serveAt(t, c.addr, paths(c.served))
-			m := newMachine(t)
-			r := m.run(c.platform, "fetch")
-			cached, ok := m.cache()
-			if r.code != 0 || !ok {
-				t.Fatalf("fetch: exit %d\n%s%s", r.code, r.out, r.stderr)
-			}
-			users, host := fragmentOf(cached)
-			if strings.Join(users["core"], "|") != keyAlice+"|"+keyBob || len(users) != 1 {
-				t.Errorf("users = %v; want core with both keys", users)
-			}
-			if host != "data:,"+c.host+"%0A" {
-				t.Errorf("hostname source = %q; want %s", host, c.host)
-			}
-			logFragment(t, r.out)
+			wantBothKeysForCore(t, c.platform, c.host)
 		})
 	}
+}
+
+// wantBothKeysForCore runs the fetch stage on a platform whose metadata
+// names no user and publishes alice's and bob's keys and host.
+func wantBothKeysForCore(t *testing.T, platform, host string) {
+	t.Helper()
+	m := newMachine(t)
+	r := m.run(platform, "fetch")
+	cached, ok := m.cache()
+	if r.code != 0 || !ok {
+		t.Fatalf("fetch: exit %d\n%s%s", r.code, r.out, r.stderr)
+	}
+	users, got := fragmentOf(cached)
+	if strings.Join(users["core"], "|") != keyAlice+"|"+keyBob || len(users) != 1 {
+		t.Errorf("users = %v; want core with both keys", users)
+	}
+	if got != "data:,"+host+"%0A" {
+		t.Errorf("hostname source = %q; want %s", got, host)
+	}
+	logFragment(t, r.out)
 }
 
 // The clouds that publish one JSON document with the host name and keys.
@@ -292,20 +299,7 @@ func TestPlatformFragmentJSONClouds(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.platform, func(t *testing.T) {
 			serveAt(t, "169.254.169.254:80", doc(c.path, c.body, c.header))
-			m := newMachine(t)
-			r := m.run(c.platform, "fetch")
-			cached, ok := m.cache()
-			if r.code != 0 || !ok {
-				t.Fatalf("fetch: exit %d\n%s%s", r.code, r.out, r.stderr)
-			}
-			users, host := fragmentOf(cached)
-			if strings.Join(users["core"], "|") != keyAlice+"|"+keyBob || len(users) != 1 {
-				t.Errorf("users = %v; want core with both keys", users)
-			}
-			if host != "data:,"+c.host+"%0A" {
-				t.Errorf("hostname source = %q; want %s", host, c.host)
-			}
-			logFragment(t, r.out)
+			wantBothKeysForCore(t, c.platform, c.host)
 		})
 	}
 }
