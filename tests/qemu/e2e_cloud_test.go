@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,17 +86,7 @@ func TestE2EAzure(t *testing.T) {
 	imds := &fakes.AzureIMDS{AdminUsername: "azureadmin", ComputerName: "e2e-azure-vm",
 		PublicKeys: []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGb0p7i9bqfB9YVwJm2PQm7o2x8g6m1c0p7S2b9zVh3a portal"}}
 	wire := &fakes.Wireserver{}
-	serve := func(h http.Handler) string {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := &http.Server{Handler: h}
-		go srv.Serve(l)
-		t.Cleanup(func() { srv.Close() })
-		return l.Addr().String()
-	}
-	imdsAddr, wireAddr := serve(imds), serve(wire)
+	imdsAddr, wireAddr := serveLoopback(t, imds), serveLoopback(t, wire)
 	r := e2eBoot{
 		cmdline: "ignition.firstboot ignition.platform.id=azure ip=dhcp",
 		qemu: append(metadataNet(imdsAddr, map[string]string{"168.63.129.16": wireAddr}),

@@ -1,11 +1,6 @@
 package qemu
 
 import (
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,17 +14,10 @@ import (
 func TestAzurePlatformFragmentFromOvfEnv(t *testing.T) {
 	testenv.NeedTools(t, "genisoimage", "socat")
 	imds := &fakes.AzureIMDS{Environment: "AzureStackCloud"}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: imds}
-	go srv.Serve(l)
-	defer srv.Close()
+	imdsAddr := serveLoopback(t, imds)
 
 	const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGb0p7i9bqfB9YVwJm2PQm7o2x8g6m1c0p7S2b9zVh3a op@desk"
-	media := t.TempDir()
-	os.WriteFile(filepath.Join(media, "ovf-env.xml"), []byte(`<?xml version="1.0" encoding="utf-8"?>
+	iso := provisioningMediaWith(t, `<?xml version="1.0" encoding="utf-8"?>
 <Environment xmlns="http://schemas.dmtf.org/ovf/environment/1" xmlns:wa="http://schemas.microsoft.com/windowsazure">
  <wa:ProvisioningSection><wa:Version>1.0</wa:Version>
   <LinuxProvisioningConfigurationSet xmlns="http://schemas.microsoft.com/windowsazure">
@@ -38,22 +26,14 @@ func TestAzurePlatformFragmentFromOvfEnv(t *testing.T) {
    <SSH><PublicKeys><PublicKey><Fingerprint>00</Fingerprint><Path>/home/stackadmin/.ssh/authorized_keys</Path><Value>`+key+`</Value></PublicKey></PublicKeys></SSH>
   </LinuxProvisioningConfigurationSet>
  </wa:ProvisioningSection>
-</Environment>`), 0o644)
-	iso := filepath.Join(t.TempDir(), "provisioning.iso")
-	if b, err := exec.Command("genisoimage", "-quiet", "-udf", "-V", "rd_rdfe_stable", "-o", iso, media).CombinedOutput(); err != nil {
-		t.Fatalf("genisoimage: %v: %s", err, b)
-	}
+</Environment>`, nil) // no custom data
 	ifup := "@ifup eth0 169.254.0.15/16"
 	fetch := "/bin/ignition -platform azure -stage fetch -fetch-timeout 60s" + ignitionArgs
 	cat := "@cat /run/ignition.json"
 	res := guest{
 		mods:     []string{"virtio_pci", "virtio_net", "ahci", "sr_mod", "udf"},
 		commands: []string{ifup, fetch, cat},
-		qemuArgs: []string{
-			"-netdev", "user,id=n0,restrict=on,net=169.254.0.0/16,host=169.254.169.2,guestfwd=tcp:169.254.169.254:80-cmd:socat - TCP:" + l.Addr().String(),
-			"-device", "virtio-net-pci,netdev=n0",
-			"-drive", "file=" + iso + ",media=cdrom,readonly=on",
-		},
+		qemuArgs: append(imdsOnly(imdsAddr), "-drive", "file="+iso+",media=cdrom,readonly=on"),
 	}.boot(t)
 	r := res[fetch]
 	if r.rc != 0 {

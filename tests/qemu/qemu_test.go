@@ -280,14 +280,7 @@ func TestAzureStackCDROM(t *testing.T) {
 func TestAzureCustomDataFromCDROM(t *testing.T) {
 	testenv.NeedTools(t, "genisoimage", "socat")
 	imds := &fakes.AzureIMDS{Environment: "AzureChinaCloud"}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: imds}
-	go srv.Serve(l)
-	defer srv.Close()
-
+	imdsAddr := serveLoopback(t, imds)
 	iso := provisioningMedia(t, `{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/etc/azure-custom-data"}]}}`)
 	ifup := "@ifup eth0 169.254.0.15/16"
 	fetch := "/bin/ignition -platform azure -stage fetch -fetch-timeout 90s" + ignitionArgs
@@ -295,11 +288,7 @@ func TestAzureCustomDataFromCDROM(t *testing.T) {
 	res := guest{
 		mods:     []string{"virtio_pci", "virtio_net", "ahci", "sr_mod", "udf"},
 		commands: []string{ifup, fetch, explain},
-		qemuArgs: []string{
-			"-netdev", "user,id=n0,restrict=on,net=169.254.0.0/16,host=169.254.169.2,guestfwd=tcp:169.254.169.254:80-cmd:socat - TCP:" + l.Addr().String(),
-			"-device", "virtio-net-pci,netdev=n0",
-			"-drive", "file=" + iso + ",media=cdrom,readonly=on",
-		},
+		qemuArgs: append(imdsOnly(imdsAddr), "-drive", "file="+iso+",media=cdrom,readonly=on"),
 	}.boot(t)
 	if r := res[ifup]; r.rc != 0 {
 		t.Fatalf("network setup in the guest: %s", r.out)
@@ -318,14 +307,46 @@ func TestAzureCustomDataFromCDROM(t *testing.T) {
 	}
 }
 
+// serveLoopback serves h on a loopback port until the test ends and
+// returns its address.
+func serveLoopback(t *testing.T, h http.Handler) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return l.Addr().String()
+}
+
+// imdsOnly is a guest network (after "@ifup eth0 169.254.0.15/16") that
+// reaches only 169.254.169.254:80, forwarded to addr on the host.
+func imdsOnly(addr string) []string {
+	return []string{
+		"-netdev", "user,id=n0,restrict=on,net=169.254.0.0/16,host=169.254.169.2,guestfwd=tcp:169.254.169.254:80-cmd:socat - TCP:" + addr,
+		"-device", "virtio-net-pci,netdev=n0",
+	}
+}
+
 // provisioningMedia makes Azure's provisioning CD: a UDF image (genisoimage
 // -udf: the host kernel cannot mount UDF to fill an mkudffs image) with
 // ovf-env.xml and customData as CustomData.bin.
 func provisioningMedia(t *testing.T, customData string) string {
 	t.Helper()
+	return provisioningMediaWith(t, `<?xml version="1.0" encoding="utf-8"?><Environment xmlns="http://schemas.dmtf.org/ovf/environment/1"/>`, &customData)
+}
+
+// provisioningMediaWith makes the provisioning CD with this ovf-env.xml,
+// and CustomData.bin when customData is not nil.
+func provisioningMediaWith(t *testing.T, ovfEnv string, customData *string) string {
+	t.Helper()
 	media := t.TempDir()
-	os.WriteFile(filepath.Join(media, "ovf-env.xml"), []byte(`<?xml version="1.0" encoding="utf-8"?><Environment xmlns="http://schemas.dmtf.org/ovf/environment/1"/>`), 0o644)
-	os.WriteFile(filepath.Join(media, "CustomData.bin"), []byte(customData), 0o644)
+	os.WriteFile(filepath.Join(media, "ovf-env.xml"), []byte(ovfEnv), 0o644)
+	if customData != nil {
+		os.WriteFile(filepath.Join(media, "CustomData.bin"), []byte(*customData), 0o644)
+	}
 	iso := filepath.Join(t.TempDir(), "provisioning.iso")
 	if b, err := exec.Command("genisoimage", "-quiet", "-udf", "-V", "rd_rdfe_stable", "-o", iso, media).CombinedOutput(); err != nil {
 		t.Fatalf("genisoimage: %v: %s", err, b)
