@@ -110,37 +110,57 @@ func (r *Root) OpenDirNoSymlinks(p string) (*Dir, error) {
 // what it points to created, inside the root. created lists what it made;
 // the caller closes the Dir.
 func (r *Root) MkdirAll(p string, uid, gid int) (d *Dir, created []string, err error) {
-	return r.mkdirAll(p, uid, gid, 0)
+	return r.mkdirAll(p, uid, gid, 0, 0)
 }
 
-func (r *Root) mkdirAll(p string, uid, gid, depth int) (d *Dir, created []string, err error) {
+// MkdirAllNoSymlinks is MkdirAll for a path already resolved (by the
+// caller's plan): it refuses, with ErrChanged, to pass through a symlink.
+func (r *Root) MkdirAllNoSymlinks(p string, uid, gid int) (d *Dir, created []string, err error) {
+	return r.mkdirAll(p, uid, gid, 0, unix.RESOLVE_NO_SYMLINKS)
+}
+
+func (r *Root) mkdirAll(p string, uid, gid, depth int, resolve uint64) (d *Dir, created []string, err error) {
+	strict := resolve&unix.RESOLVE_NO_SYMLINKS != 0
 	if depth > 40 {
 		return nil, nil, &os.PathError{Op: "mkdir", Path: p, Err: unix.ELOOP}
 	}
 	p = Clean(p)
-	if d, err := r.OpenDir(p); err == nil {
+	open := func(p string) (*Dir, error) {
+		fd, err := r.openat2(p, unix.O_RDONLY|unix.O_DIRECTORY, 0, resolve)
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: p, Err: err}
+		}
+		return &Dir{fd: fd, Path: p}, nil
+	}
+	if d, err := open(p); err == nil {
 		return d, nil, nil
-	} else if !errors.Is(err, unix.ENOENT) {
+	} else if !errors.Is(err, unix.ENOENT) && !(strict && errors.Is(err, unix.ELOOP)) {
 		return nil, nil, err
 	}
 	cur := "/"
 	for _, comp := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
 		next := path.Join(cur, comp)
-		if fd, err := r.openat2(next, unix.O_PATH|unix.O_DIRECTORY, 0, 0); err == nil {
+		fd, err := r.openat2(next, unix.O_PATH|unix.O_DIRECTORY, 0, resolve)
+		switch {
+		case err == nil:
 			unix.Close(fd)
 			cur = next
 			continue
-		} else if err == unix.ENOTDIR {
+		case strict && err == unix.ELOOP:
+			return nil, created, fmt.Errorf("%s: %s is a symlink now: %w", p, next, ErrChanged)
+		case err == unix.ENOTDIR && strict:
+			return nil, created, fmt.Errorf("%s: %s is not a directory: %w", p, next, ErrChanged)
+		case err == unix.ENOTDIR:
 			return nil, created, fmt.Errorf("%s: %s is not a directory", p, next)
-		} else if err != unix.ENOENT {
+		case err != unix.ENOENT:
 			return nil, created, &os.PathError{Op: "open", Path: next, Err: err}
 		}
-		parent, err := r.OpenDir(cur)
+		parent, err := open(cur)
 		if err != nil {
 			return nil, created, err
 		}
 		err = parent.Mkdir(comp, 0o755, uid, gid)
-		if err == unix.EEXIST {
+		if err == unix.EEXIST && !strict {
 			// a dangling symlink: make its target, resolved from here
 			var target string
 			target, err = parent.Readlink(comp)
@@ -150,7 +170,7 @@ func (r *Root) mkdirAll(p string, uid, gid, depth int) (d *Dir, created []string
 				}
 				var td *Dir
 				var more []string
-				td, more, err = r.mkdirAll(target, uid, gid, depth+1)
+				td, more, err = r.mkdirAll(target, uid, gid, depth+1, resolve)
 				created = append(created, more...)
 				if err == nil {
 					td.Close()
@@ -165,7 +185,7 @@ func (r *Root) mkdirAll(p string, uid, gid, depth int) (d *Dir, created []string
 		}
 		cur = next
 	}
-	d, err = r.OpenDir(p)
+	d, err = open(p)
 	return d, created, err
 }
 
@@ -214,49 +234,6 @@ func (r *Root) ResolvedHostPath(p string) (string, error) {
 	}
 	defer unix.Close(fd)
 	return r.fdPath(fd, Clean(p))
-}
-
-// MkdirAllNoSymlinks is MkdirAll for a path already resolved (by the
-// caller's plan): it refuses, with ErrChanged, to pass through a symlink.
-func (r *Root) MkdirAllNoSymlinks(p string, uid, gid int) (d *Dir, created []string, err error) {
-	p = Clean(p)
-	if d, err := r.OpenDirNoSymlinks(p); err == nil {
-		return d, nil, nil
-	} else if errors.Is(err, unix.ELOOP) {
-		return nil, nil, fmt.Errorf("%s: %w", p, ErrChanged)
-	}
-	cur := "/"
-	for _, comp := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
-		next := path.Join(cur, comp)
-		fd, err := r.openat2(next, unix.O_PATH|unix.O_DIRECTORY, 0, unix.RESOLVE_NO_SYMLINKS)
-		if err == nil {
-			unix.Close(fd)
-			cur = next
-			continue
-		}
-		switch err {
-		case unix.ELOOP:
-			return nil, created, fmt.Errorf("%s: %s is a symlink now: %w", p, next, ErrChanged)
-		case unix.ENOTDIR:
-			return nil, created, fmt.Errorf("%s: %s is not a directory: %w", p, next, ErrChanged)
-		case unix.ENOENT:
-		default:
-			return nil, created, &os.PathError{Op: "open", Path: next, Err: err}
-		}
-		parent, err := r.OpenDirNoSymlinks(cur)
-		if err != nil {
-			return nil, created, err
-		}
-		err = parent.Mkdir(comp, 0o755, uid, gid)
-		parent.Close()
-		if err != nil {
-			return nil, created, &os.PathError{Op: "mkdir", Path: next, Err: err}
-		}
-		created = append(created, next)
-		cur = next
-	}
-	d, err = r.OpenDirNoSymlinks(p)
-	return d, created, err
 }
 
 // ErrChanged is a path that is no longer what the plan found.
