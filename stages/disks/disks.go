@@ -242,6 +242,13 @@ func (pl *Plan) Print(w io.Writer) {
 			line += ", bound with clevis " + pin
 		}
 		fmt.Fprintf(w, "%s (%s)\n", line, l.Why)
+		for _, t := range l.Tang {
+			from := "served by the server"
+			if t.Offline {
+				from = "from the config"
+			}
+			fmt.Fprintf(w, "disks:   tang %s: advertisement (%s) signed by the key with thumbprint %s (%s)\n", t.URL, from, t.Thumbprint, t.Hash)
+		}
 	}
 	for _, fp := range pl.Filesystems {
 		line := fmt.Sprintf("disks: filesystem on %s (%s): %s %s", fp.Device, fp.Node, fp.Action, fp.Format)

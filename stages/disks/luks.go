@@ -25,7 +25,8 @@ type LuksPlan struct {
 	Discard            bool
 	Wipe               bool
 	Clevis             config.Clevis
-	Action             string // "create" or "reuse"
+	Action             string      // "create" or "reuse"
+	Tang               []TangCheck // each tang server's advertisement, checked
 	Why                string
 	Have               Probe
 	// key is the volume's key (fetched from the config's keyFile, or
@@ -83,7 +84,7 @@ func (p *planner) planLuks(ctx context.Context, l config.Luks, fut map[string]fu
 	case raids[lp.Device]:
 		lp.Node, lp.deferred = lp.Device, true
 		lp.Action, lp.Why = "create", "on a RAID array this run makes (checked once it is there)"
-		return lp, nil
+		return lp, lp.checkTang(ctx, f)
 	case fut[lp.Device].node != "" && (fut[lp.Device].fresh || !exists(fut[lp.Device].node)):
 		n := fut[lp.Device]
 		lp.Node = n.node
@@ -110,7 +111,18 @@ func (p *planner) planLuks(ctx context.Context, l config.Luks, fut map[string]fu
 	if err := p.decideLuks(ctx, lp, !fresh); err != nil {
 		return nil, err
 	}
-	return lp, nil
+	return lp, lp.checkTang(ctx, f)
+}
+
+// checkTang checks the tang servers' advertisements against the
+// thumbprints of a volume this run binds, before anything is written.
+func (lp *LuksPlan) checkTang(ctx context.Context, f *resource.Fetcher) error {
+	if lp.Action != "create" || lp.Clevis.Custom.Pin != nil || len(lp.Clevis.Tang) == 0 {
+		return nil
+	}
+	var err error
+	lp.Tang, err = checkTang(ctx, lp.Name, lp.Clevis.Tang, f)
+	return err
 }
 
 func (p *planner) decideLuks(ctx context.Context, lp *LuksPlan, exists bool) error {
