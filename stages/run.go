@@ -490,7 +490,7 @@ func (p *filesPlan) Apply(ctx context.Context, e *Engine) error {
 	}
 	return files.Apply(ctx, cfg, files.Options{
 		Root: e.Root, Fetcher: f, Log: e.Log, Runner: e.runner(),
-		KeysToAuthorizedKeys: e.KeysToAuthorizedKeys, Result: res, Crypttab: vols,
+		KeysToAuthorizedKeys: e.KeysToAuthorizedKeys, Result: res, Crypttab: vols, MountPoints: st.MountPoints,
 	})
 }
 

@@ -41,6 +41,10 @@ type Options struct {
 	// Crypttab lists the LUKS volumes the disks stage made: each gets a
 	// line in /etc/crypttab and, when it has one, its key file.
 	Crypttab []CryptVolume
+	// MountPoints are the directories the mount stage created (in-root
+	// paths): those under a user's home are given to that user, and all
+	// are relabelled with what the stage writes.
+	MountPoints []string
 }
 
 // CryptVolume is one LUKS volume for /etc/crypttab.
@@ -612,6 +616,9 @@ func (a *Applier) Commit(ctx context.Context) error {
 		return err
 	}
 	if err := a.loadIDs(); err != nil {
+		return err
+	}
+	if err := a.homeMountPoints(a.plan); err != nil {
 		return err
 	}
 	if err := a.owners(); err != nil {

@@ -250,3 +250,68 @@ func (a *Applier) ensureDir(p string, mode uint32, uid, gid int) error {
 	}
 	return fmt.Errorf("%s is not a directory", p)
 }
+
+// homeMountPoints gives each directory the mount stage created inside a
+// config user's home (the home itself included) to that user and the
+// user's primary group, mode 0700, once the user exists: a filesystem
+// mounted under a home otherwise leaves the home, and what leads to the
+// mount, owned by root, and useradd does not take over a home that is
+// there already. Directories the config lists are set after this, so the
+// config's modes and owners win. Paths are compared as they resolve inside
+// the root (/home may be a link to /var/home). Every created mount point
+// is relabelled with what the stage writes.
+func (a *Applier) homeMountPoints(p Plan) error {
+	if len(a.o.MountPoints) == 0 {
+		return nil
+	}
+	a.written(a.o.MountPoints...)
+	type point struct{ path, host string }
+	var points []point
+	for _, m := range a.o.MountPoints {
+		host, err := a.Root.ResolvedHostPath(m)
+		if err != nil {
+			a.o.Log.Warnf("mount point %q the mount stage created: %v", m, err)
+			continue
+		}
+		points = append(points, point{rootfs.Clean(m), host})
+	}
+	for _, u := range p.Users {
+		if deleting(u.ShouldExist) {
+			continue
+		}
+		e, ok := a.users[u.Name]
+		if !ok || e.home == "" || rootfs.Clean(e.home) == "/" {
+			continue
+		}
+		home, err := a.Root.ResolvedHostPath(e.home)
+		if err != nil {
+			continue // no home directory: nothing of it was created
+		}
+		for _, m := range points {
+			if m.host != home && !strings.HasPrefix(m.host, home+"/") {
+				continue
+			}
+			if err := a.ownDir(m.path, e.uid, e.gid); err != nil {
+				return fmt.Errorf("user %q: mount point %q in the home directory: %w", u.Name, m.path, err)
+			}
+			a.o.Log.Infof("mount point %q is in %q's home directory: owned by %d:%d, mode 0700", m.path, u.Name, e.uid, e.gid)
+		}
+	}
+	return nil
+}
+
+// ownDir sets an existing directory's owner and makes it 0700.
+func (a *Applier) ownDir(p string, uid, gid int) error {
+	d, base, kind, err := a.entry(p)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if kind != rootfs.Directory {
+		return fmt.Errorf("%s is not a directory any more", p)
+	}
+	if err := d.Chown(base, uid, gid); err != nil {
+		return err
+	}
+	return d.Chmod(base, 0o700)
+}

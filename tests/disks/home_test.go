@@ -1,0 +1,85 @@
+package disks
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// A filesystem mounted under a user's home: the mount stage creates the
+// home and the mount point (root's, 0755, before the user exists); the
+// files stage then gives both to the user (0700), as Ignition does, unless
+// the config lists the directory itself, whose mode and owner win.
+func TestMountPointsInAHomeGoToTheUser(t *testing.T) {
+	requireRoot(t)
+	for _, c := range []struct {
+		name, dirs string
+		dataMode   os.FileMode
+		dataGroup  int // -1: the user's primary group
+	}{
+		{"no directory entry", "", 0o700, -1},
+		{"the config's directory wins", `, "directories": [{"path": "/home/core/.local/data", "mode": 488, "user": {"name": "core"}, "group": {"id": 0}}]`, 0o750, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.build([]disk{dataDisk()})
+			for name, body := range map[string]string{
+				"etc/passwd": "root:x:0:0:root:/root:/bin/sh\n",
+				"etc/group":  "root:x:0:\n",
+				"etc/shadow": "root:*:19000:0:99999:7:::\n",
+			} {
+				os.MkdirAll(filepath.Join(w.root, "etc"), 0o755)
+				if err := os.WriteFile(filepath.Join(w.root, name), []byte(body), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			config := `{"ignition": {"version": "3.4.0"},
+				"passwd": {"users": [{"name": "core", "uid": 1000}]},
+				"storage": {"filesystems": [{"device": "$disk0p1", "format": "ext4", "label": "DATA", "uuid": "` + u1 + `", "path": "/home/core/.local/data"}]` + c.dirs + `}}`
+			if err := os.WriteFile(w.conf, []byte(w.subst(config)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			owner := func(p string) (uint32, uint32, os.FileMode) {
+				t.Helper()
+				fi, err := os.Lstat(filepath.Join(w.root, p))
+				if err != nil {
+					t.Fatal(err)
+				}
+				st := fi.Sys().(*syscall.Stat_t)
+				return st.Uid, st.Gid, fi.Mode().Perm()
+			}
+			want := func(p string, uid, gid uint32, mode os.FileMode) {
+				t.Helper()
+				if u, g, m := owner(p); u != uid || g != gid || m != mode {
+					t.Errorf("<root>%s: %d:%d %o; want %d:%d %o", p, u, g, m, uid, gid, mode)
+				}
+			}
+			// core's primary group, as useradd chose it in the target
+			var gid uint32
+			failed, out, log := w.sequence(func() {
+				_, gid, _ = owner("/home/core")
+				if gid == 0 {
+					t.Errorf("<root>/home/core: group root; want core's primary group")
+				}
+				want("/home/core", 1000, gid, 0o700)
+				want("/home/core/.local", 1000, gid, 0o700)
+				// the mounted filesystem's root
+				dg := gid
+				if c.dataGroup >= 0 {
+					dg = uint32(c.dataGroup)
+				}
+				want("/home/core/.local/data", 1000, dg, c.dataMode)
+				if _, err := os.Stat(filepath.Join(w.root, "/home/core/.local/data/keep.txt")); err != nil {
+					t.Errorf("the filesystem is not mounted at /home/core/.local/data: %v", err)
+				}
+			})
+			if failed != "" {
+				t.Fatalf("stage %s failed: %s\n%s", failed, out, log)
+			}
+			// what stays on the root filesystem after umount
+			want("/home/core", 1000, gid, 0o700)
+			want("/home", 0, 0, 0o755) // not in the home: stays root's
+		})
+	}
+}
