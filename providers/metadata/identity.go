@@ -89,7 +89,8 @@ func IndexedKeys(ctx context.Context, e *providers.Env, base string, headers ...
 
 // DocIdentity reads a host name and a list of keys from one JSON document
 // (Vultr's /v1.json, UpCloud's /metadata/v1.json): keysField names the
-// list, each entry an authorized_keys line.
+// list, each entry an authorized_keys line (a string of newline-separated
+// lines is taken too: older Vultr documents have one).
 func DocIdentity(ctx context.Context, e *providers.Env, url, keysField string) (providers.Identity, error) {
 	var doc map[string]json.RawMessage
 	var id providers.Identity
@@ -99,8 +100,12 @@ func DocIdentity(ctx context.Context, e *providers.Env, url, keysField string) (
 	var keys []string
 	json.Unmarshal(doc["hostname"], &id.Hostname)
 	if raw, ok := doc[keysField]; ok {
+		var one string
 		if err := json.Unmarshal(raw, &keys); err != nil {
-			return id, fmt.Errorf("%s: %s is not a list of keys", url, keysField)
+			if json.Unmarshal(raw, &one) != nil {
+				return id, fmt.Errorf("%s: %s is not a list of keys", url, keysField)
+			}
+			keys = []string{one}
 		}
 	}
 	for _, k := range keys {

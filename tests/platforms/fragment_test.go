@@ -293,6 +293,8 @@ func TestPlatformFragmentJSONClouds(t *testing.T) {
 	both := `"` + keyAlice + `","` + keyBob + `"`
 	cases := []struct{ platform, path, body, header, host string }{
 		{"vultr", "/v1.json", `{"hostname":"vultr-1","public-keys":[` + both + `]}`, "", "vultr-1"},
+		// older Vultr documents: one string of newline-separated keys
+		{"vultr", "/v1.json", `{"hostname":"vultr-1","public-keys":"` + keyAlice + `\n` + keyBob + `\n"}`, "", "vultr-1"},
 		{"upcloud", "/metadata/v1.json", `{"hostname":"up-1","public_keys":[` + both + `]}`, "", "up-1"},
 		{"oraclecloud", "/opc/v2/instance/", `{"hostname":"oci-1","metadata":{"ssh_authorized_keys":"` + keyAlice + `\n` + keyBob + `"}}`, "Bearer Oracle", "oci-1"},
 	}
