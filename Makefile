@@ -29,7 +29,7 @@ deps:
 # Everything the tests use besides: Debian packages, Azurite from npm, AWS's
 # IMDS emulator, a Debian kernel for QEMU guests and a debootstrapped Debian
 # root (with udev) for the first boots, all but the packages under .cache/.
-DEBS := tftpd-hpa curl time iproute2 util-linux e2fsprogs debootstrap findutils policycoreutils qemu-system-x86 genisoimage udftools cpio kmod socat gdisk fdisk xfsprogs btrfs-progs dosfstools mtools mdadm cryptsetup-bin dracut-core dracut-network tang clevis clevis-luks jose
+DEBS := tftpd-hpa curl time iproute2 util-linux e2fsprogs debootstrap findutils policycoreutils qemu-system-x86 genisoimage udftools cpio kmod socat gdisk fdisk xfsprogs btrfs-progs dosfstools mtools mdadm cryptsetup-bin dracut-core dracut-network tang clevis clevis-luks jose swtpm clevis-tpm2 tpm2-tools
 AZURITE := 3.35.0
 EC2MOCK := v1.12.0
 test-deps: deps
