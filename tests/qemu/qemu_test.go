@@ -142,7 +142,8 @@ func (g guest) run(t *testing.T) []cmdResult {
 	if !strings.Contains(strings.Join(g.qemuArgs, " "), "-netdev") {
 		args = append(args, "-net", "none")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	// TCG on a busy 2-core machine: the TPM and tang guests take up to 2.5 min
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	q := exec.CommandContext(ctx, "qemu-system-x86_64", args...)
 	var qout bytes.Buffer
