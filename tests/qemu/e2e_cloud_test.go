@@ -85,14 +85,7 @@ func TestE2EAzure(t *testing.T) {
 	// fragment under the custom data
 	imds := &fakes.AzureIMDS{AdminUsername: "azureadmin", ComputerName: "e2e-azure-vm",
 		PublicKeys: []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGb0p7i9bqfB9YVwJm2PQm7o2x8g6m1c0p7S2b9zVh3a portal"}}
-	wire := &fakes.Wireserver{}
-	imdsAddr, wireAddr := serveLoopback(t, imds), serveLoopback(t, wire)
-	r := e2eBoot{
-		cmdline: "ignition.firstboot ignition.platform.id=azure ip=dhcp",
-		qemu: append(metadataNet(imdsAddr, map[string]string{"168.63.129.16": wireAddr}),
-			"-drive", "file="+iso+",media=cdrom,readonly=on"),
-		until: e2eEnds,
-	}.run(t, img)
+	r, wire := azureBoot(t, img, imds, iso, "")
 	if !slices.Contains(r.lines["E2E-FILE"], "/etc/e2e/from-azure azure custom data") {
 		t.Errorf("the target lacks the user data's file; it printed %q\nserial:\n%s", r.lines["E2E-FILE"], tail(r.serial, 60))
 	}
@@ -105,7 +98,91 @@ func TestE2EAzure(t *testing.T) {
 	if !slices.Contains(r.lines["E2E-HOSTNAME"], "e2e-azure-vm") {
 		t.Errorf("/etc/hostname = %q; want IMDS's computerName", r.lines["E2E-HOSTNAME"])
 	}
+	if got, ok := r.userConfigProvided(t); !ok || !got {
+		t.Errorf("/etc/.ignition-result.json userConfigProvided = %v (present %v); want true", got, ok)
+	}
 	r.report(t, "azure, custom data from the UDF CD-ROM, the admin user and host name from IMDS, Ready to the wireserver")
+}
+
+// (d2) Azure as the portal makes a VM given only a name, an admin user and
+// a key: IMDS has no userData and the provisioning CD's ovf-env.xml no
+// CustomData, so there is no user config at all and nothing to carry the
+// report unit. The root image has it baked in instead (rootWithReport).
+// The platform fragment alone gives the admin user the key and the host
+// its name, and the provider still sends Ready.
+func TestE2EAzureNoCustomData(t *testing.T) {
+	img := e2eSetup(t)
+	testenv.NeedTools(t, "socat", "genisoimage", "debugfs")
+	const admin, host = "azureadmin", "e2e-azure-bare"
+	const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGb0p7i9bqfB9YVwJm2PQm7o2x8g6m1c0p7S2b9zVh3a portal"
+	// what Azure puts on the CD when the VM has no custom data: the Linux
+	// provisioning set (the same user, host name and key as IMDS), no
+	// CustomData element and no CustomData.bin
+	iso := provisioningMediaWith(t, `<?xml version="1.0" encoding="utf-8"?>
+<Environment xmlns="http://schemas.dmtf.org/ovf/environment/1" xmlns:wa="http://schemas.microsoft.com/windowsazure">
+ <wa:ProvisioningSection><wa:Version>1.0</wa:Version>
+  <LinuxProvisioningConfigurationSet xmlns="http://schemas.microsoft.com/windowsazure">
+   <ConfigurationSetType>LinuxProvisioningConfiguration</ConfigurationSetType>
+   <HostName>`+host+`</HostName><UserName>`+admin+`</UserName><DisableSshPasswordAuthentication>true</DisableSshPasswordAuthentication>
+   <SSH><PublicKeys><PublicKey><Fingerprint>00</Fingerprint><Path>/home/`+admin+`/.ssh/authorized_keys</Path><Value>`+key+`</Value></PublicKey></PublicKeys></SSH>
+  </LinuxProvisioningConfigurationSet>
+ </wa:ProvisioningSection>
+</Environment>`, nil)
+	imds := &fakes.AzureIMDS{AdminUsername: admin, ComputerName: host, PublicKeys: []string{key}} // no UserData
+	r, wire := azureBoot(t, img, imds, iso, rootWithReport(t, img))
+	if len(r.lines["E2E-TARGET-DONE"]) == 0 {
+		t.Fatalf("the target did not report (the first boot did not complete)\nserial:\n%s", tail(r.serial, 80))
+	}
+	if got, ok := r.userConfigProvided(t); !ok || got {
+		t.Errorf("/etc/.ignition-result.json userConfigProvided = %v (present %v); want false", got, ok)
+	}
+	if want := "/home/" + admin + "/.ssh/authorized_keys.d/ignition 1 " + admin + ":600"; !slices.Equal(r.lines["E2E-KEYS"], []string{want}) {
+		t.Errorf("authorized_keys.d files (path, lines, owner:mode) = %q; want [%q]", r.lines["E2E-KEYS"], want)
+	}
+	if got := r.lines["E2E-HOSTNAME"]; !slices.Equal(got, []string{host}) {
+		t.Errorf("/etc/hostname = %q; want IMDS's computerName %q", got, host)
+	}
+	if reps := wire.Reports(); len(reps) != 1 || reps[0].State != "Ready" {
+		t.Errorf("wireserver health reports = %+v; want one Ready", reps)
+	}
+	r.report(t, "azure, no custom data (IMDS without userData, a CD without CustomData), the fragment alone, Ready to the wireserver")
+}
+
+// azureBoot boots on the azure platform with this IMDS (a fake at
+// 169.254.169.254), a wireserver fake at 168.63.129.16 (returned, with
+// the health reports it got), the provisioning CD iso ("": none) and the
+// root disk root ("": the shared one).
+func azureBoot(t *testing.T, img e2eImages, imds *fakes.AzureIMDS, iso, root string) (e2eRun, *fakes.Wireserver) {
+	t.Helper()
+	wire := &fakes.Wireserver{}
+	imdsAddr, wireAddr := serveLoopback(t, imds), serveLoopback(t, wire)
+	qemu := metadataNet(imdsAddr, map[string]string{"168.63.129.16": wireAddr})
+	if iso != "" {
+		qemu = append(qemu, "-drive", "file="+iso+",media=cdrom,readonly=on")
+	}
+	r := e2eBoot{
+		cmdline: "ignition.firstboot ignition.platform.id=azure ip=dhcp",
+		qemu:    qemu,
+		until:   e2eEnds,
+		root:    root,
+	}.run(t, img)
+	return r, wire
+}
+
+// userConfigProvided is what the target's /etc/.ignition-result.json
+// (the E2E-RESULT line) says; ok is false when the file is missing.
+func (r e2eRun) userConfigProvided(t *testing.T) (provided, ok bool) {
+	t.Helper()
+	var res struct {
+		UserConfigProvided *bool `json:"userConfigProvided"`
+	}
+	for _, l := range r.lines["E2E-RESULT"] {
+		if json.Unmarshal([]byte(l), &res) == nil && res.UserConfigProvided != nil {
+			return *res.UserConfigProvided, true
+		}
+	}
+	t.Logf("the target printed no readable result file: %q", r.lines["E2E-RESULT"])
+	return false, false
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -362,12 +363,53 @@ echo "E2E-VAR $(findmnt -n -o SOURCE,FSTYPE,LABEL /var | tr -s ' ' ' ')"
 for f in /etc/e2e/* /var/lib/e2e/*; do [ -f "$f" ] && echo "E2E-FILE $f $(cat "$f")"; done
 for f in /home/*/.ssh/authorized_keys.d/ignition; do [ -f "$f" ] && echo "E2E-KEYS $f $(wc -l < "$f") $(stat -c %U:%a "$f")"; done
 echo "E2E-HOSTNAME $(cat /etc/hostname)"
+echo "E2E-RESULT $(cat /etc/.ignition-result.json 2>/dev/null)"
 journalctl -b -k -o short-monotonic --no-pager | grep -m1 'Run /init as init process' | sed 's/^/E2E-JOURNAL /'
 journalctl -b -o short-monotonic --no-pager _PID=1 | grep -E '(Starting|Finished|Failed).*ignition-' | sed 's/^/E2E-JOURNAL /'
 echo "E2E-TARGET-DONE"
 } > /dev/ttyS0 2>&1
 systemctl --no-block poweroff
 `
+
+// reportUnit runs the report script once the target is up.
+const reportUnit = "[Unit]\nDescription=e2e report\nAfter=local-fs.target systemd-journal-flush.service\n" +
+	"[Service]\nType=oneshot\nExecStart=/usr/local/bin/e2e-report\n[Install]\nWantedBy=multi-user.target\n"
+
+// rootWithReport is a copy of the shared root disk with the report script
+// and its unit baked in and enabled, for boots whose config cannot carry
+// them (no user config at all): the image's own unit, run on the first
+// boot of the real root, prints the same E2E-* lines.
+func rootWithReport(t *testing.T, img e2eImages) string {
+	t.Helper()
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root.img")
+	if out, err := exec.Command("cp", "--sparse=always", img.rootImg, root).CombinedOutput(); err != nil {
+		t.Fatalf("copying the root image: %v %s", err, out)
+	}
+	script, unit := filepath.Join(dir, "e2e-report"), filepath.Join(dir, "e2e-report.service")
+	os.WriteFile(script, []byte(reportScript), 0o755)
+	os.Chmod(script, 0o755) // whatever the umask
+	os.WriteFile(unit, []byte(reportUnit), 0o644)
+	cmds := "write " + script + " /usr/local/bin/e2e-report\n" +
+		"write " + unit + " /etc/systemd/system/e2e-report.service\n" +
+		"symlink /etc/systemd/system/multi-user.target.wants/e2e-report.service /etc/systemd/system/e2e-report.service\n"
+	// debugfs exits 0 whatever fails; its errors are on stderr, after
+	// its banner
+	cmd := exec.Command("debugfs", "-w", "-f", "-", root)
+	cmd.Stdin = strings.NewReader(cmds)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		if err == nil && l != "" && !strings.HasPrefix(l, "debugfs ") {
+			err = errors.New(l)
+		}
+	}
+	if err != nil {
+		t.Fatalf("debugfs writing the report unit into %s: %v\n%s", root, err, stderr.String())
+	}
+	return root
+}
 
 // e2eConfig is a config with the report script and unit, a user with an
 // SSH key, and more on top: files and units are appended, other keys set.
@@ -376,8 +418,7 @@ func e2eConfig(version string, more map[string]any) map[string]any {
 		map[string]any{"path": "/usr/local/bin/e2e-report", "mode": 0o755, "contents": map[string]any{"source": e2eData(reportScript)}},
 	}
 	units := []any{
-		map[string]any{"name": "e2e-report.service", "enabled": true, "contents": "[Unit]\nDescription=e2e report\nAfter=local-fs.target systemd-journal-flush.service\n" +
-			"[Service]\nType=oneshot\nExecStart=/usr/local/bin/e2e-report\n[Install]\nWantedBy=multi-user.target\n"},
+		map[string]any{"name": "e2e-report.service", "enabled": true, "contents": reportUnit},
 	}
 	cfg := map[string]any{
 		"ignition": map[string]any{"version": version},
