@@ -13,6 +13,7 @@ import (
 	"github.com/ignition-go/ignition/config"
 	"github.com/ignition-go/ignition/internal/blockdev"
 	"github.com/ignition-go/ignition/internal/command"
+	"github.com/ignition-go/ignition/internal/rootfs"
 	"github.com/ignition-go/ignition/resource"
 	"github.com/ignition-go/ignition/stages/disks"
 	"github.com/ignition-go/ignition/stages/files"
@@ -322,7 +323,15 @@ func bootEntries(dir string) string {
 }
 
 func (e *Engine) diskOptions() disks.Options {
-	return disks.Options{Runner: e.runner(), Log: e.Log}
+	return disks.Options{Runner: e.runner(), Log: e.Log, Relabel: func(ctx context.Context, paths []string) error {
+		// opened again for each call: what was mounted since is seen through
+		root, err := rootfs.Open(e.Root)
+		if err != nil {
+			return err
+		}
+		defer root.Close()
+		return files.Relabel(ctx, root, e.runner(), e.Log, paths)
+	}}
 }
 
 // contentFetcher fetches what a config's files and key files name, with

@@ -40,6 +40,10 @@ type Options struct {
 	DeviceTimeout time.Duration
 	// Fetcher fetches LUKS key files.
 	Fetcher *resource.Fetcher
+	// Relabel, when set, restores the SELinux labels of the mount points
+	// the mount stage creates (in-root paths), before anything is mounted
+	// on them.
+	Relabel func(ctx context.Context, paths []string) error
 }
 
 // DefaultDeviceTimeout is how long a device the config names may take to

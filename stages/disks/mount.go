@@ -114,6 +114,13 @@ func (mp *MountPlan) Apply(ctx context.Context, o Options, record func([]Mounted
 		if err != nil {
 			return fail(fmt.Errorf("mount point %s: %w", m.Path, err))
 		}
+		// relabelled while empty: once mounted, setfiles would recurse
+		// into the filesystem
+		if len(made) > 0 && o.Relabel != nil {
+			if err := o.Relabel(ctx, made); err != nil {
+				return fail(fmt.Errorf("mount point %s: %w", m.Path, err))
+			}
+		}
 		if _, err := o.Runner.Run(ctx, m.cmd(host)); err != nil {
 			return fail(fmt.Errorf("mounting %s at %s: %w", m.Device, m.Path, err))
 		}

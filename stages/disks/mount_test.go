@@ -1,6 +1,7 @@
 package disks
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -8,6 +9,9 @@ import (
 	"testing"
 
 	"github.com/ignition-go/ignition/config"
+	"github.com/ignition-go/ignition/internal/command"
+	"github.com/ignition-go/ignition/internal/testenv"
+	"golang.org/x/sys/unix"
 )
 
 // / is mounted before /var whatever the config's order, and two
@@ -63,3 +67,43 @@ func TestMountPointStaysInRoot(t *testing.T) {
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+type quietLog struct{}
+
+func (quietLog) Infof(string, ...any)          {}
+func (quietLog) Warnf(string, ...any)          {}
+func (quietLog) Op(string, ...any) func(error) { return func(error) {} }
+
+// The mount points the stage creates are relabelled while still empty,
+// before anything is mounted on them (setfiles recurses: after the mount
+// it would relabel the whole filesystem), and are returned for the state.
+func TestMountPointsRelabelledBeforeTheMount(t *testing.T) {
+	root := t.TempDir()
+	testenv.NeedRoot(t, "mknod of a block device node")
+	// a node only: the fake runner never hands it to mount
+	dev := filepath.Join(t.TempDir(), "dev")
+	if err := unix.Mknod(dev, unix.S_IFBLK|0o600, int(unix.Mkdev(7, 250))); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(root, "var"), 0o755)
+	mp := &MountPlan{Root: root, Mounts: []Mount{{Device: dev, Node: dev, Path: "/var/lib/data", Format: "ext4"}}}
+	var events []string
+	run := &command.Fake{Answer: func(c command.Cmd) (command.Result, error) {
+		events = append(events, c.Name)
+		return command.Result{}, nil
+	}}
+	o := Options{Runner: run, Log: quietLog{}, Relabel: func(_ context.Context, paths []string) error {
+		events = append(events, "relabel "+strings.Join(paths, " "))
+		return nil
+	}}
+	created, err := mp.Apply(context.Background(), o, func([]Mounted) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "relabel /var/lib /var/lib/data,mount"; strings.Join(events, ",") != want {
+		t.Errorf("events %q; want %q", strings.Join(events, ","), want)
+	}
+	if want := "/var/lib /var/lib/data"; strings.Join(created, " ") != want {
+		t.Errorf("created %q; want %q", created, want)
+	}
+}

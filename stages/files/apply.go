@@ -42,8 +42,7 @@ type Options struct {
 	// line in /etc/crypttab and, when it has one, its key file.
 	Crypttab []CryptVolume
 	// MountPoints are the directories the mount stage created (in-root
-	// paths): those under a user's home are given to that user, and all
-	// are relabelled with what the stage writes.
+	// paths): those under a user's home are given to that user.
 	MountPoints []string
 }
 

@@ -258,44 +258,64 @@ func (a *Applier) ensureDir(p string, mode uint32, uid, gid int) error {
 // mount, owned by root, and useradd does not take over a home that is
 // there already. Directories the config lists are set after this, so the
 // config's modes and owners win. Paths are compared as they resolve inside
-// the root (/home may be a link to /var/home). Every created mount point
-// is relabelled with what the stage writes.
+// the root (/home may be a link to /var/home); a directory in several
+// homes goes to the user with the deepest one; a home that resolves to a
+// directory shallower than its own path (a link up the tree, to / or
+// /var) is left alone. (The mount stage relabelled these directories
+// before mounting on them.)
 func (a *Applier) homeMountPoints(p Plan) error {
 	if len(a.o.MountPoints) == 0 {
 		return nil
 	}
-	a.written(a.o.MountPoints...)
-	type point struct{ path, host string }
-	var points []point
+	type home struct {
+		user string
+		host string
+		e    passwdEntry
+	}
+	rootReal, err := a.Root.HostPath("/")
+	if err != nil {
+		return err
+	}
+	var homes []home
+	for _, u := range p.Users {
+		if deleting(u.ShouldExist) {
+			continue
+		}
+		e, ok := a.users[u.Name]
+		if !ok || e.home == "" {
+			continue
+		}
+		h, err := a.Root.ResolvedHostPath(e.home)
+		if err != nil {
+			continue // no home directory: nothing of it was created
+		}
+		rel := "/" + strings.TrimPrefix(strings.TrimPrefix(h, rootReal), "/")
+		if rel == "/" || depth(rel) < depth(rootfs.Clean(e.home)) {
+			a.o.Log.Warnf("user %q: home directory %q resolves to %q: mount points there are not given to the user", u.Name, e.home, rel)
+			continue
+		}
+		homes = append(homes, home{u.Name, h, e})
+	}
 	for _, m := range a.o.MountPoints {
 		host, err := a.Root.ResolvedHostPath(m)
 		if err != nil {
 			a.o.Log.Warnf("mount point %q the mount stage created: %v", m, err)
 			continue
 		}
-		points = append(points, point{rootfs.Clean(m), host})
-	}
-	for _, u := range p.Users {
-		if deleting(u.ShouldExist) {
+		var best *home
+		for i, h := range homes {
+			if (host == h.host || strings.HasPrefix(host, h.host+"/")) && (best == nil || len(h.host) > len(best.host)) {
+				best = &homes[i]
+			}
+		}
+		if best == nil {
 			continue
 		}
-		e, ok := a.users[u.Name]
-		if !ok || e.home == "" || rootfs.Clean(e.home) == "/" {
+		if err := a.ownDir(m, best.e.uid, best.e.gid); err != nil {
+			a.o.Log.Warnf("user %q: mount point %q in the home directory: %v; left as it is", best.user, m, err)
 			continue
 		}
-		home, err := a.Root.ResolvedHostPath(e.home)
-		if err != nil {
-			continue // no home directory: nothing of it was created
-		}
-		for _, m := range points {
-			if m.host != home && !strings.HasPrefix(m.host, home+"/") {
-				continue
-			}
-			if err := a.ownDir(m.path, e.uid, e.gid); err != nil {
-				return fmt.Errorf("user %q: mount point %q in the home directory: %w", u.Name, m.path, err)
-			}
-			a.o.Log.Infof("mount point %q is in %q's home directory: owned by %d:%d, mode 0700", m.path, u.Name, e.uid, e.gid)
-		}
+		a.o.Log.Infof("mount point %q is in %q's home directory: owned by %d:%d, mode 0700", m, best.user, best.e.uid, best.e.gid)
 	}
 	return nil
 }

@@ -103,14 +103,20 @@ func (a *Applier) unit(ctx context.Context, u Unit) error {
 	return nil
 }
 
-// relabel restores SELinux labels on what was written when the target has
-// SELinux; otherwise there is nothing to do. setfiles gets host paths, so
-// each is resolved inside the root first and checked to stay there: a
-// symlink in the image (say /etc -> /etc on the host) cannot send it out.
+// relabel restores SELinux labels on what was written.
 func (a *Applier) relabel(ctx context.Context) error {
-	cfg, err := a.Root.ReadFile("/etc/selinux/config")
+	return Relabel(ctx, a.Root, a.o.Runner, a.o.Log, a.Written)
+}
+
+// Relabel restores SELinux labels on paths (in-root; setfiles recurses
+// into directories) when the target has SELinux; otherwise there is
+// nothing to do. setfiles gets host paths, so each is resolved inside the
+// root first and checked to stay there: a symlink in the image (say
+// /etc -> /etc on the host) cannot send it out.
+func Relabel(ctx context.Context, root *rootfs.Root, run command.Runner, log Logger, paths []string) error {
+	cfg, err := root.ReadFile("/etc/selinux/config")
 	if err != nil {
-		a.o.Log.Infof("the target has no SELinux configuration; no relabelling")
+		log.Infof("the target has no SELinux configuration; no relabelling")
 		return nil
 	}
 	mode, typ := "", ""
@@ -125,20 +131,20 @@ func (a *Applier) relabel(ctx context.Context) error {
 		}
 	}
 	if mode == "disabled" || typ == "" {
-		a.o.Log.Infof("SELinux is disabled in the target; no relabelling")
+		log.Infof("SELinux is disabled in the target; no relabelling")
 		return nil
 	}
 	if strings.ContainsAny(typ, "/\x00") || typ == ".." || typ == "." {
 		return fmt.Errorf("SELinux relabel: SELINUXTYPE %q is not a policy name", typ)
 	}
-	contexts, err := a.Root.HostPath(path.Join("/etc/selinux", typ, "contexts/files/file_contexts"))
+	contexts, err := root.HostPath(path.Join("/etc/selinux", typ, "contexts/files/file_contexts"))
 	if err != nil {
 		return fmt.Errorf("SELinux relabel: %w", err)
 	}
 	var list bytes.Buffer
 	seen := map[string]bool{}
-	for _, p := range a.Written {
-		hp, err := a.Root.HostPath(p)
+	for _, p := range paths {
+		hp, err := root.HostPath(p)
 		if err != nil {
 			return fmt.Errorf("SELinux relabel of %q: %w", p, err)
 		}
@@ -149,11 +155,11 @@ func (a *Applier) relabel(ctx context.Context) error {
 		list.WriteString(hp)
 		list.WriteByte(0)
 	}
-	rootReal, err := a.Root.HostPath("/")
+	rootReal, err := root.HostPath("/")
 	if err != nil {
 		return err
 	}
-	_, err = a.o.Runner.Run(ctx, command.Cmd{Name: "setfiles", Args: []string{"-vF0", "-r", rootReal, contexts, "-f", "-"}, Stdin: &list})
+	_, err = run.Run(ctx, command.Cmd{Name: "setfiles", Args: []string{"-vF0", "-r", rootReal, contexts, "-f", "-"}, Stdin: &list})
 	if err != nil {
 		return fmt.Errorf("SELinux relabel of %d path(s): %w", len(seen), err)
 	}
