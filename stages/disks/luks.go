@@ -192,12 +192,16 @@ func (l *LuksPlan) clevisPin() (string, string) {
 	}
 	pins := map[string]any{}
 	var tang []map[string]any
-	for _, t := range c.Tang {
+	for i, t := range c.Tang {
 		e := map[string]any{"url": t.URL}
 		if t.Thumbprint != nil {
 			e["thp"] = *t.Thumbprint
 		}
-		if t.Advertisement != nil {
+		// the advertisement the plan checked: clevis binds with it and
+		// does not ask the server again
+		if i < len(l.Tang) && l.Tang[i].URL == t.URL && l.Tang[i].adv != nil {
+			e["adv"] = l.Tang[i].adv
+		} else if t.Advertisement != nil {
 			var adv any
 			if json.Unmarshal([]byte(*t.Advertisement), &adv) == nil {
 				e["adv"] = adv

@@ -13,26 +13,40 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ignition-go/ignition/config"
 	"github.com/ignition-go/ignition/resource"
 )
 
 // A tang binding is checked when the disks stage plans, before anything is
-// written: the server's advertisement (the config's, or GET <url>/adv) must
-// be a JWS over a JWK set, signed by a verify key whose thumbprint is the
-// config's, and hold an exchange (deriveKey) key. Left to clevis, a wrong
-// thumbprint is found by `clevis luks bind` after luksFormat, when the
-// volume is formatted already and a generated key is lost.
+// written, as clevis-encrypt-tang checks it: the server's advertisement
+// (the config's, or GET <url>/adv/<thumbprint>) must be a JWS over a JWK
+// set that holds a verify key whose thumbprint is the config's and an
+// exchange (deriveKey) key, signed by every verify key it lists. Left to
+// clevis, a wrong thumbprint is found by `clevis luks bind` after
+// luksFormat, when the volume is formatted already and a generated key is
+// lost. The advertisement checked is the one clevis binds with (it goes
+// into the pin's config), so the server is not asked twice.
 
-// maxAdvertisement caps what is read from a tang server's /adv.
-const maxAdvertisement = 1 << 20
+// maxAdvertisement caps what is read from a tang server's /adv, and
+// maxSignatures the signatures checked (tang signs with each of its
+// signing keys: a few).
+const (
+	maxAdvertisement = 1 << 20
+	maxSignatures    = 16
+)
 
-// thumbprintHashes are the RFC 7638 thumbprint hashes clevis accepts
-// (jose's S1, S224, S256, S384, S512): a config may carry any of them.
-var thumbprintHashes = []crypto.Hash{crypto.SHA1, crypto.SHA224, crypto.SHA256, crypto.SHA384, crypto.SHA512}
+// tangTimeout bounds the fetch of one server's advertisement, retries
+// included.
+var tangTimeout = 90 * time.Second
+
+// thumbprintHashes are the RFC 7638 thumbprint hashes clevis (19, as
+// Debian 12 has it) tries: S256, then S1.
+var thumbprintHashes = []crypto.Hash{crypto.SHA256, crypto.SHA1}
 
 // jwk is the part of a JSON Web Key tang uses (EC keys), with the members
 // a thumbprint covers for RSA and OKP keys too.
@@ -44,6 +58,7 @@ type jwk struct {
 	N      string   `json:"n,omitempty"`
 	E      string   `json:"e,omitempty"`
 	Alg    string   `json:"alg,omitempty"`
+	Use    string   `json:"use,omitempty"`
 	KeyOps []string `json:"key_ops,omitempty"`
 }
 
@@ -83,7 +98,14 @@ func (k jwk) thumbprint(h crypto.Hash) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(d.Sum(nil)), nil
 }
 
-func (k jwk) can(op string) bool { return slices.Contains(k.KeyOps, op) }
+// can says whether the key is for op: its key_ops, else its use ("sig"
+// verifies, "enc" derives keys).
+func (k jwk) can(op string) bool {
+	if k.KeyOps != nil {
+		return slices.Contains(k.KeyOps, op)
+	}
+	return (k.Use == "sig" && op == "verify") || (k.Use == "enc" && op == "deriveKey")
+}
 
 // ecCurves are the curves and signature algorithms of ES256, ES384, ES512.
 var ecCurves = map[string]struct {
@@ -133,29 +155,78 @@ func (k jwk) verify(alg, input string, sig []byte) error {
 
 // jwsSignature is one signature of a JWS in JSON serialization.
 type jwsSignature struct {
-	Protected string `json:"protected"`
-	Signature string `json:"signature"`
+	Protected, Signature string
+}
+
+// members reads a JSON object's members by their exact names (Go's
+// decoder matches names without regard to case; jose does not).
+func members(b []byte) (map[string]json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func stringMember(m map[string]json.RawMessage, name string) (string, bool) {
+	var v string
+	raw, ok := m[name]
+	return v, ok && json.Unmarshal(raw, &v) == nil
+}
+
+// b64 decodes base64url without padding, refusing the line breaks Go's
+// decoder would skip.
+func b64(s string) ([]byte, error) {
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, errors.New("line break in base64url")
+	}
+	return base64.RawURLEncoding.DecodeString(s)
 }
 
 // checkAdvertisement checks that adv (a JWS in flattened or general JSON
-// serialization, as tang serves it) is signed by a verify key with
-// thumbprint thp and holds an exchange key. It returns the hash name the
-// thumbprint matched with.
+// serialization, as tang serves it) holds a verify key with thumbprint thp
+// and an exchange key, and is signed by every verify key it lists. It
+// returns the hash the thumbprint matched with.
 func checkAdvertisement(adv []byte, thp string) (string, error) {
-	var jws struct {
-		Payload    string         `json:"payload"`
-		Signatures []jwsSignature `json:"signatures"`
-		jwsSignature
-	}
-	if err := json.Unmarshal(adv, &jws); err != nil {
+	top, err := members(adv)
+	if err != nil {
 		return "", fmt.Errorf("the advertisement is not a JWS: %w", err)
 	}
-	if jws.Signature != "" {
-		jws.Signatures = append(jws.Signatures, jws.jwsSignature)
+	payloadB64, ok := stringMember(top, "payload")
+	payload, err := b64(payloadB64)
+	if !ok || err != nil {
+		return "", errors.New("the advertisement is not a JWS: no payload")
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(jws.Payload)
-	if err != nil || len(jws.Signatures) == 0 {
+	var sigs []jwsSignature
+	_, general := top["signatures"]
+	_, flat := top["signature"]
+	switch {
+	case general && flat:
+		return "", errors.New("the advertisement is not a JWS: both signatures and signature")
+	case flat:
+		p, _ := stringMember(top, "protected")
+		sg, _ := stringMember(top, "signature")
+		sigs = append(sigs, jwsSignature{p, sg})
+	case general:
+		var list []json.RawMessage
+		if err := json.Unmarshal(top["signatures"], &list); err != nil {
+			return "", errors.New("the advertisement is not a JWS: signatures is not a list")
+		}
+		for _, raw := range list {
+			m, err := members(raw)
+			if err != nil {
+				return "", errors.New("the advertisement is not a JWS: a signature is not an object")
+			}
+			p, _ := stringMember(m, "protected")
+			sg, _ := stringMember(m, "signature")
+			sigs = append(sigs, jwsSignature{p, sg})
+		}
+	}
+	if len(sigs) == 0 {
 		return "", errors.New("the advertisement is not a signed JWS")
+	}
+	if len(sigs) > maxSignatures {
+		return "", fmt.Errorf("the advertisement has %d signatures; at most %d are checked", len(sigs), maxSignatures)
 	}
 	var set struct {
 		Keys []jwk `json:"keys"`
@@ -163,55 +234,68 @@ func checkAdvertisement(adv []byte, thp string) (string, error) {
 	if err := json.Unmarshal(payload, &set); err != nil {
 		return "", fmt.Errorf("the advertisement's payload is not a JWK set: %w", err)
 	}
-	var signer *jwk
-	var hashName string
+	var verifiers []jwk
+	hashName := ""
 	exchange := false
-	for i, k := range set.Keys {
+	for _, k := range set.Keys {
 		exchange = exchange || k.can("deriveKey")
-		if !k.can("verify") || signer != nil {
+		if !k.can("verify") {
 			continue
 		}
+		verifiers = append(verifiers, k)
 		for _, h := range thumbprintHashes {
-			if t, err := k.thumbprint(h); err == nil && t == thp {
-				signer, hashName = &set.Keys[i], h.String()
-				break
+			if t, err := k.thumbprint(h); err == nil && t == thp && hashName == "" {
+				hashName = h.String()
 			}
 		}
 	}
-	if signer == nil {
-		return "", fmt.Errorf("no signing key in the advertisement has thumbprint %s", thp)
+	if hashName == "" {
+		return "", fmt.Errorf("no signing key in the advertisement has thumbprint %s (SHA-256 or SHA-1)", thp)
 	}
 	if !exchange {
 		return "", errors.New("the advertisement has no exchange (deriveKey) key")
 	}
-	var errs []error
-	for _, s := range jws.Signatures {
-		var hdr struct {
-			Alg string `json:"alg"`
+	// as clevis (jose jws ver -a): every verify key listed must have signed
+	for _, k := range verifiers {
+		if err := signedBy(k, sigs, payloadB64); err != nil {
+			t, _ := k.thumbprint(crypto.SHA256)
+			return "", fmt.Errorf("the advertisement is not signed by its key with thumbprint %s: %w", t, err)
 		}
-		raw, err := base64.RawURLEncoding.DecodeString(s.Protected)
-		if err == nil {
-			err = json.Unmarshal(raw, &hdr)
-		}
-		sig, err2 := base64.RawURLEncoding.DecodeString(s.Signature)
-		if err == nil {
-			err = err2
-		}
-		if err == nil {
-			err = signer.verify(hdr.Alg, s.Protected+"."+jws.Payload, sig)
-		}
-		if err == nil {
-			return hashName, nil
-		}
-		errs = append(errs, err)
 	}
-	return "", fmt.Errorf("the advertisement is not signed by the key with thumbprint %s: %w", thp, errors.Join(errs...))
+	return hashName, nil
+}
+
+// signedBy says whether one of sigs is k's signature over the payload.
+func signedBy(k jwk, sigs []jwsSignature, payloadB64 string) error {
+	var first error
+	for _, s := range sigs {
+		raw, err := b64(s.Protected)
+		var hdr map[string]json.RawMessage
+		if err == nil {
+			hdr, err = members(raw)
+		}
+		alg, _ := stringMember(hdr, "alg")
+		var sig []byte
+		if err == nil {
+			sig, err = b64(s.Signature)
+		}
+		if err == nil {
+			if err = k.verify(alg, s.Protected+"."+payloadB64, sig); err == nil {
+				return nil
+			}
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // TangCheck is what the plan says about one tang server.
 type TangCheck struct {
 	URL, Thumbprint, Hash string
 	Offline               bool // the advertisement is the config's
+	adv                   json.RawMessage
 }
 
 // checkTang gets each server's advertisement and checks it against the
@@ -231,8 +315,15 @@ func checkTang(ctx context.Context, name string, tangs []config.Tang, f *resourc
 			if f == nil {
 				return nil, fmt.Errorf("LUKS %s: tang %s: no fetcher for the advertisement", name, t.URL)
 			}
+			// what clevis would ask: the advertisement signed by that key
+			u := strings.TrimRight(t.URL, "/") + "/adv/" + url.PathEscape(thp)
+			fctx, cancel := context.WithTimeout(ctx, tangTimeout)
 			var err error
-			adv, err = f.FetchBytes(ctx, strings.TrimRight(t.URL, "/")+"/adv", resource.Options{MaxSize: maxAdvertisement})
+			adv, err = f.FetchBytes(fctx, u, resource.Options{MaxSize: maxAdvertisement})
+			cancel()
+			if errors.Is(err, resource.ErrNotFound) {
+				return nil, fmt.Errorf("LUKS %s: tang %s: the server has no signing key with thumbprint %s (%s: not found)", name, t.URL, thp, u)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("LUKS %s: tang %s: advertisement: %w", name, t.URL, err)
 			}
@@ -241,7 +332,10 @@ func checkTang(ctx context.Context, name string, tangs []config.Tang, f *resourc
 		if err != nil {
 			return nil, fmt.Errorf("LUKS %s: tang %s: %w", name, t.URL, err)
 		}
-		c.Hash = h
+		if !json.Valid(adv) {
+			return nil, fmt.Errorf("LUKS %s: tang %s: the advertisement is not JSON", name, t.URL)
+		}
+		c.Hash, c.adv = h, adv
 		out = append(out, c)
 	}
 	return out, nil

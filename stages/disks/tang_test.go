@@ -22,14 +22,14 @@ import (
 	"github.com/ignition-go/ignition/resource"
 )
 
-var b64 = base64.RawURLEncoding
+var b64url = base64.RawURLEncoding
 
 // ecJWK is the public JWK of k, with key_ops.
 func ecJWK(k *ecdsa.PrivateKey, crv string, ops ...string) map[string]any {
 	size := (k.Curve.Params().BitSize + 7) / 8
 	return map[string]any{"kty": "EC", "crv": crv, "key_ops": ops,
-		"x": b64.EncodeToString(k.X.FillBytes(make([]byte, size))),
-		"y": b64.EncodeToString(k.Y.FillBytes(make([]byte, size)))}
+		"x": b64url.EncodeToString(k.X.FillBytes(make([]byte, size))),
+		"y": b64url.EncodeToString(k.Y.FillBytes(make([]byte, size)))}
 }
 
 // signedAdv is a tang-style advertisement of keys, signed by signer
@@ -42,8 +42,8 @@ func signedAdv(t *testing.T, keys []map[string]any, signer *ecdsa.PrivateKey, ge
 	if signer.Curve == elliptic.P256() {
 		alg, h = "ES256", crypto.SHA256
 	}
-	prot := b64.EncodeToString([]byte(`{"alg":"` + alg + `","cty":"jwk-set+json"}`))
-	pl := b64.EncodeToString(payload)
+	prot := b64url.EncodeToString([]byte(`{"alg":"` + alg + `","cty":"jwk-set+json"}`))
+	pl := b64url.EncodeToString(payload)
 	d := h.New()
 	d.Write([]byte(prot + "." + pl))
 	r, s, err := ecdsa.Sign(rand.Reader, signer, d.Sum(nil))
@@ -52,7 +52,7 @@ func signedAdv(t *testing.T, keys []map[string]any, signer *ecdsa.PrivateKey, ge
 	}
 	size := (signer.Curve.Params().BitSize + 7) / 8
 	sig := append(r.FillBytes(make([]byte, size)), s.FillBytes(make([]byte, size))...)
-	one := map[string]any{"protected": prot, "signature": b64.EncodeToString(sig)}
+	one := map[string]any{"protected": prot, "signature": b64url.EncodeToString(sig)}
 	var out []byte
 	if general {
 		out, _ = json.Marshal(map[string]any{"payload": pl, "signatures": []any{one}})
@@ -97,17 +97,24 @@ func TestTangAdvertisement(t *testing.T) {
 	}{
 		{"flattened, S256", good, thp, ""},
 		{"S1 thumbprint", good, thumb(t, signJWK, crypto.SHA1), ""},
-		{"S512 thumbprint", good, thumb(t, signJWK, crypto.SHA512), ""},
+		// clevis 19 tries S256 and S1 only: a bind with another would fail
+		{"S512 thumbprint", good, thumb(t, signJWK, crypto.SHA512), "no signing key"},
 		{"general serialization", signedAdv(t, []map[string]any{exchJWK, signJWK}, sign, true), thp, ""},
 		{"ES256 signer", signedAdv(t, []map[string]any{exchJWK, smallJWK}, small, false), thumb(t, smallJWK, crypto.SHA256), ""},
 		{"thumbprint of the exchange key", good, thumb(t, exchJWK, crypto.SHA256), "no signing key"},
 		{"thumbprint of no key", good, thumb(t, ecJWK(other, "P-521", "verify"), crypto.SHA256), "no signing key"},
 		// the listed key with the trusted thumbprint did not sign it
-		{"signed by another key", signedAdv(t, []map[string]any{exchJWK, signJWK}, other, false), thp, "not signed by the key"},
+		{"signed by another key", signedAdv(t, []map[string]any{exchJWK, signJWK}, other, false), thp, "not signed by its key with thumbprint " + thp},
+		// every verify key listed must have signed (clevis: jose jws ver -a)
+		{"a second verify key that did not sign", signedAdv(t, []map[string]any{exchJWK, signJWK, ecJWK(other, "P-521", "verify")}, sign, false), thp, "not signed by its key"},
+		{"use instead of key_ops", signedAdv(t, []map[string]any{{"kty": "EC", "crv": "P-521", "use": "enc", "x": exchJWK["x"], "y": exchJWK["y"]}, signJWK}, sign, false), thp, ""},
+		// member names are exact, as jose reads them
+		{"member names in capitals", strings.Replace(good, `"payload"`, `"PAYLOAD"`, 1), thp, "no payload"},
+		{"both serializations", strings.Replace(good, `{`, `{"signatures":[],`, 1), thp, "both"},
 		{"no exchange key", signedAdv(t, []map[string]any{signJWK}, sign, false), thp, "no exchange"},
 		{"payload changed after signing", strings.Replace(good, `"payload":"`, `"payload":"e`, 1), thp, "not a"},
 		{"not JSON", "<html>", thp, "not a JWS"},
-		{"unsigned", `{"payload":"` + b64.EncodeToString([]byte(`{"keys":[]}`)) + `"}`, thp, "not a signed JWS"},
+		{"unsigned", `{"payload":"` + b64url.EncodeToString([]byte(`{"keys":[]}`)) + `"}`, thp, "not a signed JWS"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := checkAdvertisement([]byte(c.adv), c.thp)
@@ -168,9 +175,10 @@ func TestCheckTangFetchesTheAdvertisement(t *testing.T) {
 	signJWK := ecJWK(sign, "P-521", "sign", "verify")
 	adv := signedAdv(t, []map[string]any{ecJWK(exch, "P-521", "deriveKey"), signJWK}, sign, false)
 	var gets []string
+	thp := thumb(t, signJWK, crypto.SHA256)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gets = append(gets, r.Method+" "+r.URL.Path)
-		if r.URL.Path != "/tang/adv" {
+		if r.URL.Path != "/tang/adv/"+thp {
 			http.NotFound(w, r)
 			return
 		}
@@ -179,22 +187,34 @@ func TestCheckTangFetchesTheAdvertisement(t *testing.T) {
 	}))
 	defer srv.Close()
 	f := &resource.Fetcher{TotalTimeout: 5 * time.Second}
-	thp := thumb(t, signJWK, crypto.SHA256)
 	ctx := context.Background()
 	got, err := checkTang(ctx, "v", []config.Tang{{URL: srv.URL + "/tang/", Thumbprint: &thp}}, f)
 	if err != nil || len(got) != 1 || got[0].Offline || got[0].Hash != "SHA-256" {
 		t.Fatalf("checkTang = %+v, %v; want one server checked online with SHA-256", got, err)
 	}
-	if len(gets) != 1 || gets[0] != "GET /tang/adv" {
-		t.Errorf("requests %q; want one GET /tang/adv", gets)
+	if len(gets) != 1 || gets[0] != "GET /tang/adv/"+thp {
+		t.Errorf("requests %q; want one GET /tang/adv/%s", gets, thp)
+	}
+	// the advertisement checked is the one clevis binds with
+	lp := &LuksPlan{Clevis: config.Clevis{Tang: []config.Tang{{URL: srv.URL + "/tang/", Thumbprint: &thp}}}, Tang: got}
+	if _, cfg := lp.clevisPin(); !strings.Contains(cfg, `"adv":{"payload"`) {
+		t.Errorf("clevis config %s; want the checked advertisement in it", cfg)
 	}
 	// given in the config: no request
 	gets = nil
 	if _, err := checkTang(ctx, "v", []config.Tang{{URL: srv.URL + "/tang", Thumbprint: &thp, Advertisement: &adv}}, f); err != nil || len(gets) != 0 {
 		t.Errorf("with the advertisement in the config: %v, requests %q; want no error and no request", err, gets)
 	}
-	// a server without /adv
-	if _, err := checkTang(ctx, "v", []config.Tang{{URL: srv.URL + "/none", Thumbprint: &thp}}, f); err == nil || !strings.Contains(err.Error(), "LUKS v: tang "+srv.URL+"/none: advertisement") {
+	// a server without that key (tang answers 404)
+	if _, err := checkTang(ctx, "v", []config.Tang{{URL: srv.URL + "/none", Thumbprint: &thp}}, f); err == nil || !strings.Contains(err.Error(), "LUKS v: tang "+srv.URL+"/none: the server has no signing key with thumbprint "+thp) {
 		t.Errorf("a server with no advertisement: %v; want the plan refused", err)
+	}
+	// a server that does not answer: refused when the wait ends
+	defer func(d time.Duration) { tangTimeout = d }(tangTimeout)
+	tangTimeout = 300 * time.Millisecond
+	srv.Close()
+	slow := &resource.Fetcher{} // no total timeout of its own, as the disks stage's
+	if _, err := checkTang(ctx, "v", []config.Tang{{URL: srv.URL, Thumbprint: &thp}}, slow); err == nil || !strings.Contains(err.Error(), "advertisement") {
+		t.Errorf("a server that is gone: %v; want the plan refused", err)
 	}
 }

@@ -53,7 +53,7 @@ var tangScenarios = []scenario{
 		before: []disk{dataDisk()},
 		config: tangLuks(tangSigner, strings.Replace(tangAdv, `"signature": "ADN3`, `"signature": "ADN4`, 1)),
 		fail:   "disks",
-		why:    `not signed by the key with thumbprint ` + tangSigner,
+		why:    `not signed by its key with thumbprint ` + tangSigner,
 	},
 }
 
