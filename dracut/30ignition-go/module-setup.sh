@@ -47,6 +47,11 @@ install() {
             cat grep sed sort tail head mktemp tr wc
         inst_multiple -o /etc/security/pwquality.conf /var/cache/cracklib/cracklib_dict.pwd \
             /var/cache/cracklib/cracklib_dict.pwi /var/cache/cracklib/cracklib_dict.hwm
+        # the TPM2 pin: tpm2-tools (one binary under several names) and the
+        # TCTI library it loads with dlopen (traced in tests/qemu/tpm2_test.go)
+        inst_multiple -o tpm2 tpm2_createprimary tpm2_create tpm2_createpolicy tpm2_flushcontext \
+            tpm2_load tpm2_unseal tpm2_pcrread
+        inst_libdir_file "libtss2-tcti-device.so*" || :
     fi
     # ignition-rmcfg (the same binary, by name) deletes the config from the
     # hypervisor after provisioning on vmware and virtualbox; the local

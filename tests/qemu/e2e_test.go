@@ -540,3 +540,28 @@ func sha512Hex(b []byte) string {
 	s := sha512.Sum512(b)
 	return hex.EncodeToString(s[:])
 }
+
+// The initramfs our dracut module builds holds every program the disks,
+// mount and files stages run, clevis's tang and TPM2 pins with what they
+// call (the TCTI library tpm2-tools loads with dlopen included), when the
+// build machine has them (make test-deps installs them all).
+func TestE2EInitramfsHoldsTheStagesPrograms(t *testing.T) {
+	img := e2eSetup(t)
+	testenv.NeedTools(t, "lsinitrd")
+	out, err := exec.Command("lsinitrd", img.initrd).Output()
+	if err != nil {
+		t.Fatalf("lsinitrd %s: %v", img.initrd, err)
+	}
+	listing := string(out)
+	for _, p := range []string{
+		"bin/ignition", "sbin/ignition-kargs-helper", "sgdisk", "wipefs", "blkid", "mkfs.ext4", "mkfs.xfs", "mkfs.btrfs", "mkfs.fat", "mkswap",
+		"mdadm", "cryptsetup", "useradd", "systemctl", "setfiles",
+		"clevis-luks-bind", "clevis-encrypt-sss", "clevis-encrypt-tang", "clevis-encrypt-tpm2", "jose",
+		"tpm2_createprimary", "tpm2_create", "tpm2_createpolicy", "tpm2_flushcontext", "tpm2_load", "tpm2_unseal",
+		"libtss2-tcti-device.so",
+	} {
+		if !regexp.MustCompile(`(?m)/` + regexp.QuoteMeta(p) + `(\.[0-9.]+)?( -> \S+)?$`).MatchString(listing) {
+			t.Errorf("the initramfs has no %s", p)
+		}
+	}
+}
