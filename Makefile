@@ -94,6 +94,7 @@ fuzz:
 
 bench:
 	$(GO) test ./config/ -run '^$$' -bench . -benchmem -benchtime 5x
+	$(GO) test ./stages/disks/ -run '^$$' -bench . -benchmem
 	./tests/bench/cli.sh
 	./tests/bench/fetch.sh
 	./tests/bench/files.sh

@@ -218,3 +218,18 @@ func TestCheckTangFetchesTheAdvertisement(t *testing.T) {
 		t.Errorf("a server that is gone: %v; want the plan refused", err)
 	}
 }
+
+// What the plan's check of one tang advertisement costs (tangd's shape:
+// ES512 over P-521, one signing and one exchange key).
+func BenchmarkCheckAdvertisement(b *testing.B) {
+	t := &testing.T{}
+	sign, exch := newKey(t, elliptic.P521()), newKey(t, elliptic.P521())
+	signJWK := ecJWK(sign, "P-521", "sign", "verify")
+	adv := []byte(signedAdv(t, []map[string]any{ecJWK(exch, "P-521", "deriveKey"), signJWK}, sign, false))
+	thp := thumb(t, signJWK, crypto.SHA256)
+	for b.Loop() {
+		if _, err := checkAdvertisement(adv, thp); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
