@@ -75,6 +75,12 @@ func (e *Engine) fragmentSettings() (fragmentSettings, error) {
 // and never root.
 var userName = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
 
+// hostName is what /etc/hostname gets from a platform: labels of letters,
+// digits, '-' and '_' joined by dots, at most 64 characters (the kernel's
+// limit); anything else (a display name with spaces, control characters)
+// is not written.
+var hostName = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*$`)
+
 // fragment is a rendered platform fragment, with what to log about it.
 type fragment struct {
 	cfg     config.Config
@@ -86,7 +92,9 @@ type fragment struct {
 func renderFragment(id providers.Identity, s fragmentSettings) fragment {
 	var f fragment
 	f.cfg.Ignition.Version = config.Newest.String()
-	if id.Hostname != "" && !strings.ContainsAny(id.Hostname, " \t\r\n/") {
+	if id.Hostname != "" && (len(id.Hostname) > 64 || !hostName.MatchString(id.Hostname)) {
+		f.summary = append(f.summary, fmt.Sprintf("skipped the host name %q (not a host name: letters, digits, '-', '_' and '.', at most 64)", id.Hostname))
+	} else if id.Hostname != "" {
 		src := "data:," + url.PathEscape(id.Hostname+"\n")
 		mode, yes := 0o644, true
 		f.cfg.Storage.Files = append(f.cfg.Storage.Files, config.File{

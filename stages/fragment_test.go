@@ -54,9 +54,17 @@ func TestRenderFragmentUnderUserConfig(t *testing.T) {
 	if len(f.cfg.Passwd.Users) != 1 || f.cfg.Passwd.Users[0].Name != "ok_user" {
 		t.Errorf("users = %+v; want only ok_user (not ../x, not root)", f.cfg.Passwd.Users)
 	}
-	// a host name that is not one is not written
-	if f := renderFragment(providers.Identity{Hostname: "a/b"}, fragmentSettings{}); len(f.cfg.Storage.Files) != 0 {
-		t.Errorf("a host name with a slash was rendered")
+	// a host name that is not one is not written, and the log says so
+	for _, h := range []string{"a/b", "My Server", "web\x1b[2J", "-lead", "a..b", "trail.", strings.Repeat("a", 65), "ünï"} {
+		f := renderFragment(providers.Identity{Hostname: h}, fragmentSettings{})
+		if len(f.cfg.Storage.Files) != 0 || len(f.summary) != 1 || !strings.Contains(f.summary[0], "skipped the host name") {
+			t.Errorf("host name %q: files %+v, summary %q; want it skipped", h, f.cfg.Storage.Files, f.summary)
+		}
+	}
+	for _, h := range []string{"web-1", "li-1", "web_01", "os-1.novalocal", "ip-172-16-34-43.ec2.internal", strings.Repeat("a", 64)} {
+		if f := renderFragment(providers.Identity{Hostname: h}, fragmentSettings{}); len(f.cfg.Storage.Files) != 1 {
+			t.Errorf("host name %q was not rendered", h)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package akamai
 
 import (
 	"context"
+	"encoding/json"
 	"sort"
 
 	"github.com/ignition-go/ignition/config"
@@ -29,30 +30,32 @@ func (akamai) Identity(ctx context.Context, e *providers.Env) (providers.Identit
 		return id, err
 	}
 	h := []config.HTTPHeader{metadata.Header("Metadata-Token", t), metadata.Header("Accept", "application/json")}
-	var inst struct {
-		Label string `json:"label"`
-	}
+	var inst map[string]json.RawMessage
 	if _, err := metadata.JSON(ctx, e, base+"/instance", &inst, h...); err != nil {
 		return id, err
 	}
-	id.Hostname = inst.Label
-	var keys struct {
-		Users map[string][]string `json:"users"`
-	}
+	id.Hostname = metadata.String(e, base+"/instance", inst, "label")
+	var keys map[string]json.RawMessage
 	if _, err := metadata.JSON(ctx, e, base+"/ssh-keys", &keys, h...); err != nil {
 		return id, err
 	}
-	names := make([]string, 0, len(keys.Users))
-	for n := range keys.Users {
+	var users map[string]json.RawMessage
+	if raw, ok := keys["users"]; ok && string(raw) != "null" && json.Unmarshal(raw, &users) != nil {
+		e.Log.Warnf("%s/ssh-keys: users is not an object; no keys from it", base)
+	}
+	names := make([]string, 0, len(users))
+	for n := range users {
 		if n != "root" {
 			names = append(names, n)
 		}
 	}
 	sort.Strings(names)
 	for _, n := range append([]string{"root"}, names...) {
-		for _, k := range keys.Users[n] {
-			id.Keys = append(id.Keys, providers.KeyLines(k)...)
+		k, ok := metadata.KeyList(users[n])
+		if !ok {
+			e.Log.Warnf("%s/ssh-keys: %q's keys are neither a key nor a list; left out", base, n)
 		}
+		id.Keys = append(id.Keys, k...)
 	}
 	return id, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/ignition-go/ignition/config"
@@ -89,29 +90,71 @@ func IndexedKeys(ctx context.Context, e *providers.Env, base string, headers ...
 
 // DocIdentity reads a host name and a list of keys from one JSON document
 // (Vultr's /v1.json, UpCloud's /metadata/v1.json): keysField names the
-// list, each entry an authorized_keys line (a string of newline-separated
-// lines is taken too: older Vultr documents have one).
+// keys, as KeyList reads them. A field of another shape is left out with
+// a warning: the rest is still rendered.
 func DocIdentity(ctx context.Context, e *providers.Env, url, keysField string) (providers.Identity, error) {
 	var doc map[string]json.RawMessage
 	var id providers.Identity
 	if _, err := JSON(ctx, e, url, &doc); err != nil {
 		return id, err
 	}
-	var keys []string
-	json.Unmarshal(doc["hostname"], &id.Hostname)
+	id.Hostname = String(e, url, doc, "hostname")
 	if raw, ok := doc[keysField]; ok {
-		var one string
-		if err := json.Unmarshal(raw, &keys); err != nil {
-			if json.Unmarshal(raw, &one) != nil {
-				return id, fmt.Errorf("%s: %s is not a list of keys", url, keysField)
-			}
-			keys = []string{one}
+		keys, ok := KeyList(raw)
+		if !ok {
+			e.Log.Warnf("%s: %s is neither a key nor a list of keys; no keys from it", url, keysField)
 		}
-	}
-	for _, k := range keys {
-		id.Keys = append(id.Keys, providers.KeyLines(k)...)
+		id.Keys = keys
 	}
 	return id, nil
+}
+
+// String reads a string member of a metadata document; another shape is
+// left out with a warning.
+func String(e *providers.Env, where string, doc map[string]json.RawMessage, name string) string {
+	var v string
+	if raw, ok := doc[name]; ok && string(raw) != "null" && json.Unmarshal(raw, &v) != nil {
+		e.Log.Warnf("%s: %s is not a string; left out", where, name)
+	}
+	return v
+}
+
+// KeyList reads public keys given as a string (authorized_keys lines), a
+// list of strings, or an object mapping names to either (in name order),
+// as clouds and their generators give them; null is none. ok is false for
+// any other shape.
+func KeyList(raw json.RawMessage) (keys []string, ok bool) {
+	var one string
+	var list []*string
+	var named map[string]json.RawMessage
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+		return nil, true
+	case json.Unmarshal(raw, &one) == nil:
+		return providers.KeyLines(one), true
+	case json.Unmarshal(raw, &list) == nil:
+		for _, k := range list {
+			if k != nil {
+				keys = append(keys, providers.KeyLines(*k)...)
+			}
+		}
+		return keys, true
+	case json.Unmarshal(raw, &named) == nil:
+		names := make([]string, 0, len(named))
+		for n := range named {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			k, ok := KeyList(named[n])
+			if !ok {
+				return nil, false
+			}
+			keys = append(keys, k...)
+		}
+		return keys, true
+	}
+	return nil, false
 }
 
 // JSON gets a small JSON document into v (nil error and v untouched on a

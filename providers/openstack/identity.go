@@ -5,34 +5,23 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/ignition-go/ignition/providers"
+	"github.com/ignition-go/ignition/providers/metadata"
 	"github.com/ignition-go/ignition/resource"
 )
 
-// metaDoc is what nova's meta_data.json says of the instance's identity
-// ("OpenStack format metadata",
-// https://docs.openstack.org/nova/latest/user/metadata.html): the host
-// name nova gives it (the server's name when a cloud leaves hostname out),
-// its keypairs with their types, and, in older versions, only a map of
-// keypair name to public key.
-type metaDoc struct {
-	Hostname   string            `json:"hostname"`
-	Name       string            `json:"name"`
-	PublicKeys map[string]string `json:"public_keys"`
-	Keys       []struct {
-		Name string `json:"name"`
-		Type string `json:"type"`
-		Data string `json:"data"`
-	} `json:"keys"`
-}
-
 // Identity reads the host name and public SSH keys from
-// openstack/latest/meta_data.json, where Fetch reads the user data: the
-// attached config drive alone, else the drive or the service, whichever
-// answers first. The keys belong to no named user.
+// openstack/latest/meta_data.json ("OpenStack format metadata",
+// https://docs.openstack.org/nova/latest/user/metadata.html), where Fetch
+// reads the user data: the attached config drive alone, else the drive or
+// the service, whichever answers first. "hostname" is the host name (the
+// display name, "name", is not: it may be anything); the keys are the
+// "keys" keypairs of type ssh, in nova's order, or, without "keys", the
+// "public_keys" map of keypair name to key (older versions), x509
+// certificates left out. They belong to no named user. A field of another
+// shape than nova's is left out with a warning: the rest is rendered.
 func (openstack) Identity(ctx context.Context, e *providers.Env) (providers.Identity, error) {
 	var id providers.Identity
 	if e.Fetcher.Offline {
@@ -45,38 +34,51 @@ func (openstack) Identity(ctx context.Context, e *providers.Env) (providers.Iden
 	if err != nil {
 		return id, err
 	}
-	var doc metaDoc
+	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(b, &doc); err != nil {
-		return id, fmt.Errorf("OpenStack %s: not the documented JSON: %v", metaData, err)
+		return id, fmt.Errorf("OpenStack %s: not a JSON object: %w", metaData, err)
 	}
-	id.Hostname = doc.Hostname
-	if id.Hostname == "" {
-		id.Hostname = doc.Name
-	}
-	id.Keys = doc.sshKeys()
+	id.Hostname = metadata.String(e, metaData, doc, "hostname")
+	id.Keys = sshKeys(e, doc)
 	return id, nil
 }
 
-// sshKeys lists the SSH keypairs: from keys, in nova's order, leaving out
-// x509 keypairs; from public_keys, by name, when keys is absent.
-func (d metaDoc) sshKeys() []string {
+// sshKeys lists the SSH keypairs of a meta_data.json.
+func sshKeys(e *providers.Env, doc map[string]json.RawMessage) []string {
 	var out []string
-	for _, k := range d.Keys {
-		if k.Type == "" || k.Type == "ssh" {
-			out = append(out, providers.KeyLines(k.Data)...)
+	if raw, ok := doc["keys"]; ok && string(raw) != "null" {
+		var pairs []map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &pairs); err != nil {
+			e.Log.Warnf("%s: keys is not a list of keypairs; left out", metaData)
+		}
+		for _, p := range pairs {
+			typ := metadata.String(e, metaData, p, "type")
+			if typ == "" || typ == "ssh" {
+				out = append(out, providers.KeyLines(metadata.String(e, metaData, p, "data"))...)
+			}
+		}
+		if len(pairs) > 0 {
+			return out
 		}
 	}
-	if len(d.Keys) > 0 {
+	raw, ok := doc["public_keys"]
+	if !ok {
 		return out
 	}
-	names := make([]string, 0, len(d.PublicKeys))
-	for n := range d.PublicKeys {
-		names = append(names, n)
+	keys, ok := metadata.KeyList(raw)
+	if !ok {
+		e.Log.Warnf("%s: public_keys is neither a key, a list nor a map of keys; left out", metaData)
 	}
-	sort.Strings(names)
-	for _, n := range names {
-		if k := d.PublicKeys[n]; !strings.HasPrefix(strings.TrimSpace(k), "-----BEGIN") { // not an x509 certificate
-			out = append(out, providers.KeyLines(k)...)
+	inCert := false
+	for _, k := range keys {
+		// an x509 keypair's certificate, as lines
+		switch {
+		case strings.HasPrefix(k, "-----BEGIN"):
+			inCert = true
+		case strings.HasPrefix(k, "-----END"):
+			inCert = false
+		case !inCert:
+			out = append(out, k)
 		}
 	}
 	return out

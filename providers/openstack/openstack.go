@@ -49,13 +49,17 @@ func (openstack) Fetch(ctx context.Context, e *providers.Env) ([]byte, error) {
 
 // read gets path from an attached config drive, without asking the
 // metadata service (a cloud with config drives only must not wait for a
-// service that never answers). With no drive attached yet it races the
-// drive, waited for up to the fetch timeout, and the service at each of
-// its addresses: the first to answer wins. A drive without the file, or a
-// 404 from the service, is ErrNoConfig.
+// service that never answers). With no drive attached yet, or one that
+// cannot be read, it races the drive, waited for up to the fetch timeout,
+// and the service at each of its addresses: the first to answer wins. A
+// drive without the file, or a 404 from the service, is ErrNoConfig.
 func read(ctx context.Context, e *providers.Env, what, path string, o resource.Options) ([]byte, error) {
-	if b, ok, err := attached(e, path); ok {
+	if b, ok, err := attached(e, path); ok && (err == nil || errors.Is(err, providers.ErrNoConfig)) {
 		return b, err
+	} else if ok {
+		// the drive is there but cannot be read (yet): the service may
+		// still answer
+		e.Log.Warnf("OpenStack config drive: %v; trying the drive and the metadata service", err)
 	}
 	wait := configdrive.Wait(e, 0)
 	srcs := []configdrive.Source{{

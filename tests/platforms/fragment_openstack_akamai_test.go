@@ -48,6 +48,12 @@ func TestPlatformFragmentOpenStackAkamai(t *testing.T) {
 		userData = []byte(userSetsHostAndKeys)
 		wantUserConfigWins(t, "openstack")
 	})
+	t.Run("openstack: other shapes than nova's are read or left out, never failing the boot", func(t *testing.T) {
+		userData, metaData = nil, []byte(`{"hostname":"os-3","public_keys":["`+keyAlice+`","`+keyBob+`"]}`)
+		wantBothKeysForCore(t, "openstack", "os-3")
+		metaData = []byte(`{"hostname":"os-4","keys":{"x":1},"public_keys":5,"name":"My Server"}`)
+		wantOnlyHostname(t, "openstack", "os-4")
+	})
 	t.Run("openstack: no keys", func(t *testing.T) {
 		userData, metaData = nil, fakes.NovaMetaData("os-2.novalocal", "os-2", nil)
 		wantOnlyHostname(t, "openstack", "os-2.novalocal")
@@ -79,9 +85,13 @@ func TestPlatformFragmentOpenStackAkamai(t *testing.T) {
 func wantUserConfigWins(t *testing.T, platform string) {
 	t.Helper()
 	m := newMachine(t)
-	if r := m.run(platform, "fetch"); r.code != 0 {
+	r := m.run(platform, "fetch")
+	if r.code != 0 {
 		t.Fatalf("fetch: exit %d\n%s%s", r.code, r.out, r.stderr)
 	}
+	// the platform did publish a host name and a key: the fragment was
+	// rendered, and lost to the user config
+	mustContain(t, "log", r.out, "platform fragment from "+platform+`: hostname "`)
 	c, _ := m.cache()
 	users, host := fragmentOf(c)
 	if len(users["core"]) != 1 || users["core"][0] != keyBob || len(users) != 1 {
