@@ -1,7 +1,9 @@
 package qemu
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"net"
 	"os"
@@ -116,15 +118,17 @@ func TestE2EAzureNoCustomData(t *testing.T) {
 	const admin, host = "azureadmin", "e2e-azure-bare"
 	const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGb0p7i9bqfB9YVwJm2PQm7o2x8g6m1c0p7S2b9zVh3a portal"
 	// what Azure puts on the CD when the VM has no custom data: the Linux
-	// provisioning set (the same user, host name and key as IMDS), no
-	// CustomData element and no CustomData.bin
+	// provisioning set, no CustomData element and no CustomData.bin. Its
+	// host name and key differ from IMDS's here, so the test tells which
+	// one was used: IMDS, which names the admin user.
+	const ovfHost, ovfKey = "e2e-azure-from-ovf", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC2x9nK1d0fQ2m8s7qz4wXo3YkPp5lRt8a1e6Vb2cH9d ovf"
 	iso := provisioningMediaWith(t, `<?xml version="1.0" encoding="utf-8"?>
 <Environment xmlns="http://schemas.dmtf.org/ovf/environment/1" xmlns:wa="http://schemas.microsoft.com/windowsazure">
  <wa:ProvisioningSection><wa:Version>1.0</wa:Version>
   <LinuxProvisioningConfigurationSet xmlns="http://schemas.microsoft.com/windowsazure">
    <ConfigurationSetType>LinuxProvisioningConfiguration</ConfigurationSetType>
-   <HostName>`+host+`</HostName><UserName>`+admin+`</UserName><DisableSshPasswordAuthentication>true</DisableSshPasswordAuthentication>
-   <SSH><PublicKeys><PublicKey><Fingerprint>00</Fingerprint><Path>/home/`+admin+`/.ssh/authorized_keys</Path><Value>`+key+`</Value></PublicKey></PublicKeys></SSH>
+   <HostName>`+ovfHost+`</HostName><UserName>`+admin+`</UserName><DisableSshPasswordAuthentication>true</DisableSshPasswordAuthentication>
+   <SSH><PublicKeys><PublicKey><Fingerprint>00</Fingerprint><Path>/home/`+admin+`/.ssh/authorized_keys</Path><Value>`+ovfKey+`</Value></PublicKey></PublicKeys></SSH>
   </LinuxProvisioningConfigurationSet>
  </wa:ProvisioningSection>
 </Environment>`, nil)
@@ -138,6 +142,10 @@ func TestE2EAzureNoCustomData(t *testing.T) {
 	}
 	if want := "/home/" + admin + "/.ssh/authorized_keys.d/ignition 1 " + admin + ":600"; !slices.Equal(r.lines["E2E-KEYS"], []string{want}) {
 		t.Errorf("authorized_keys.d files (path, lines, owner:mode) = %q; want [%q]", r.lines["E2E-KEYS"], want)
+	}
+	sum := sha256.Sum256([]byte(key + "\n"))
+	if want := "/home/" + admin + "/.ssh/authorized_keys.d/ignition " + hex.EncodeToString(sum[:]); !slices.Equal(r.lines["E2E-KEYSUM"], []string{want}) {
+		t.Errorf("authorized_keys.d files (path, sha256) = %q; want [%q]: IMDS's key, alone", r.lines["E2E-KEYSUM"], want)
 	}
 	if got := r.lines["E2E-HOSTNAME"]; !slices.Equal(got, []string{host}) {
 		t.Errorf("/etc/hostname = %q; want IMDS's computerName %q", got, host)

@@ -361,7 +361,7 @@ echo "E2E-CMDLINE $(cat /proc/cmdline)"
 echo "E2E-USER $(id core) keys=$(cat /home/core/.ssh/authorized_keys.d/ignition 2>/dev/null | wc -l)"
 echo "E2E-VAR $(findmnt -n -o SOURCE,FSTYPE,LABEL /var | tr -s ' ' ' ')"
 for f in /etc/e2e/* /var/lib/e2e/*; do [ -f "$f" ] && echo "E2E-FILE $f $(cat "$f")"; done
-for f in /home/*/.ssh/authorized_keys.d/ignition; do [ -f "$f" ] && echo "E2E-KEYS $f $(wc -l < "$f") $(stat -c %U:%a "$f")"; done
+for f in /home/*/.ssh/authorized_keys.d/ignition; do [ -f "$f" ] && echo "E2E-KEYS $f $(wc -l < "$f") $(stat -c %U:%a "$f")" && echo "E2E-KEYSUM $f $(sha256sum < "$f" | cut -d' ' -f1)"; done
 echo "E2E-HOSTNAME $(cat /etc/hostname)"
 echo "E2E-RESULT $(cat /etc/.ignition-result.json 2>/dev/null)"
 journalctl -b -k -o short-monotonic --no-pager | grep -m1 'Run /init as init process' | sed 's/^/E2E-JOURNAL /'
