@@ -62,3 +62,11 @@ func MainWithIgnition(m interface{ Run() int }, pkg string, bin *string) {
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
+
+// NopLog is a logger (Infof, Warnf, Op) that drops everything, for tests
+// of code that logs.
+type NopLog struct{}
+
+func (NopLog) Infof(string, ...any)          {}
+func (NopLog) Warnf(string, ...any)          {}
+func (NopLog) Op(string, ...any) func(error) { return func(error) {} }

@@ -8,15 +8,10 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/ignition-go/ignition/internal/testenv"
 	"github.com/ignition-go/ignition/providers"
 	"github.com/ignition-go/ignition/resource"
 )
-
-type nopLog struct{}
-
-func (nopLog) Infof(string, ...any)          {}
-func (nopLog) Warnf(string, ...any)          {}
-func (nopLog) Op(string, ...any) func(error) { return func(error) {} }
 
 // The vsock connection is replaced at the transport boundary by one to a
 // loopback server (vsock to a host needs Apple's hypervisor); the HTTP
@@ -35,7 +30,7 @@ func TestAppleHV(t *testing.T) {
 		return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
 	}
 	a := &AppleHV{Dial: dial}
-	e := &providers.Env{Fetcher: &resource.Fetcher{}, Log: nopLog{}}
+	e := &providers.Env{Fetcher: &resource.Fetcher{}, Log: testenv.NopLog{}}
 	body = []byte(`{"ignition":{"version":"3.4.0"}}`)
 	if got, err := a.Fetch(context.Background(), e); string(got) != string(body) || err != nil {
 		t.Errorf("Fetch() = %q, %v; want the config", got, err)

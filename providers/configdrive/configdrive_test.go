@@ -15,12 +15,6 @@ import (
 	"github.com/ignition-go/ignition/resource"
 )
 
-type nopLog struct{}
-
-func (nopLog) Infof(string, ...any)          {}
-func (nopLog) Warnf(string, ...any)          {}
-func (nopLog) Op(string, ...any) func(error) { return func(error) {} }
-
 // Probe reads labels from real images (genisoimage, mkfs.vfat); the guest
 // test mounts them.
 func TestProbe(t *testing.T) {
@@ -42,7 +36,7 @@ func TestProbe(t *testing.T) {
 		}
 	}
 	// a drive that never comes: the wait ends at its bound and says what it waited for
-	e := &providers.Env{Fetcher: &resource.Fetcher{}, Log: nopLog{}, SysBlockDir: dir, DevDir: dir}
+	e := &providers.Env{Fetcher: &resource.Fetcher{}, Log: testenv.NopLog{}, SysBlockDir: dir, DevDir: dir}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	_, err := Find(ctx, e, "config-9")

@@ -7,15 +7,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ignition-go/ignition/internal/testenv"
 	"github.com/ignition-go/ignition/providers"
 	"github.com/ignition-go/ignition/resource"
 )
-
-type nopLog struct{}
-
-func (nopLog) Infof(string, ...any)          {}
-func (nopLog) Warnf(string, ...any)          {}
-func (nopLog) Op(string, ...any) func(error) { return func(error) {} }
 
 // pool writes KVP records as hv_kvp_daemon does: the transport boundary
 // (the host side needs Hyper-V).
@@ -44,12 +39,12 @@ func TestHyperV(t *testing.T) {
 	} {
 		p := filepath.Join(dir, c.name)
 		os.WriteFile(p, c.pool, 0o600)
-		got, err := (&HyperV{Pool: p}).Fetch(context.Background(), &providers.Env{Fetcher: &resource.Fetcher{}, Log: nopLog{}})
+		got, err := (&HyperV{Pool: p}).Fetch(context.Background(), &providers.Env{Fetcher: &resource.Fetcher{}, Log: testenv.NopLog{}})
 		if string(got) != c.want || !errors.Is(err, c.err) {
 			t.Errorf("%s: Fetch() = %q, %v; want %q, %v", c.name, got, err, c.want, c.err)
 		}
 	}
-	if _, err := (&HyperV{Pool: filepath.Join(dir, "missing")}).Fetch(context.Background(), &providers.Env{Fetcher: &resource.Fetcher{}, Log: nopLog{}}); err == nil {
+	if _, err := (&HyperV{Pool: filepath.Join(dir, "missing")}).Fetch(context.Background(), &providers.Env{Fetcher: &resource.Fetcher{}, Log: testenv.NopLog{}}); err == nil {
 		t.Errorf("Fetch() without a pool file = nil error; want one (not Hyper-V)")
 	}
 }

@@ -7,20 +7,15 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ignition-go/ignition/internal/testenv"
 	"github.com/ignition-go/ignition/providers"
 	"github.com/ignition-go/ignition/resource"
 )
 
-type nopLog struct{}
-
-func (nopLog) Infof(string, ...any)          {}
-func (nopLog) Warnf(string, ...any)          {}
-func (nopLog) Op(string, ...any) func(error) { return func(error) {} }
-
 // The boot FIFO is a file here (the sysfs entry needs a BlueField DPU).
 func TestBlueField(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "bootfifo")
-	e := &providers.Env{Fetcher: &resource.Fetcher{}, Log: nopLog{}}
+	e := &providers.Env{Fetcher: &resource.Fetcher{}, Log: testenv.NopLog{}}
 	if _, err := (&BlueField{FIFO: p}).Fetch(context.Background(), e); !errors.Is(err, providers.ErrNoConfig) {
 		t.Errorf("Fetch() without a FIFO = %v; want ErrNoConfig", err)
 	}

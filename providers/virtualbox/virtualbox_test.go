@@ -8,15 +8,10 @@ import (
 	"testing"
 
 	"github.com/ignition-go/ignition/internal/command"
+	"github.com/ignition-go/ignition/internal/testenv"
 	"github.com/ignition-go/ignition/providers"
 	"github.com/ignition-go/ignition/resource"
 )
-
-type nopLog struct{}
-
-func (nopLog) Infof(string, ...any)          {}
-func (nopLog) Warnf(string, ...any)          {}
-func (nopLog) Op(string, ...any) func(error) { return func(error) {} }
 
 // VBoxControl is faked at the transport boundary: the guest properties the
 // host would hold (HGCM needs VirtualBox).
@@ -36,7 +31,7 @@ func TestVirtualBox(t *testing.T) {
 		}
 		return command.Result{}, nil
 	}}
-	e := &providers.Env{Fetcher: &resource.Fetcher{}, Log: nopLog{}, Runner: fake}
+	e := &providers.Env{Fetcher: &resource.Fetcher{}, Log: testenv.NopLog{}, Runner: fake}
 	v := &VirtualBox{DMIProduct: dmi}
 	if got, err := v.Fetch(context.Background(), e); string(got) != `{"ignition":{}}` || err != nil {
 		t.Errorf("Fetch() = %q, %v; want the decoded config", got, err)

@@ -12,15 +12,10 @@ import (
 	"testing"
 
 	"github.com/ignition-go/ignition/internal/command"
+	"github.com/ignition-go/ignition/internal/testenv"
 	"github.com/ignition-go/ignition/providers"
 	"github.com/ignition-go/ignition/resource"
 )
-
-type nopLog struct{}
-
-func (nopLog) Infof(string, ...any)          {}
-func (nopLog) Warnf(string, ...any)          {}
-func (nopLog) Op(string, ...any) func(error) { return func(error) {} }
 
 // fakeRPCTool fakes vmware-rpctool at the transport boundary: the guestinfo
 // variables the hypervisor would hold (the backdoor itself needs VMware).
@@ -63,7 +58,7 @@ func TestVMware(t *testing.T) {
 		{"direct wins over ovf", map[string]string{keyData: `{"direct":1}`, keyOVF: ovf}, `{"direct":1}`, nil},
 		{"none", map[string]string{}, "", providers.ErrNoConfig},
 	} {
-		e := &providers.Env{Fetcher: &resource.Fetcher{}, Log: nopLog{}, Runner: fakeRPCTool(c.vars)}
+		e := &providers.Env{Fetcher: &resource.Fetcher{}, Log: testenv.NopLog{}, Runner: fakeRPCTool(c.vars)}
 		got, err := New(dmi).Fetch(context.Background(), e)
 		if string(got) != c.want || !errors.Is(err, c.err) {
 			t.Errorf("%s: Fetch() = %q, %v; want %q, %v", c.name, got, err, c.want, c.err)
@@ -77,13 +72,13 @@ func TestVMware(t *testing.T) {
 	other := filepath.Join(t.TempDir(), "sys_vendor")
 	os.WriteFile(other, []byte("QEMU\n"), 0o644)
 	f := fakeRPCTool(map[string]string{})
-	if _, err := New(other).Fetch(context.Background(), &providers.Env{Fetcher: &resource.Fetcher{}, Log: nopLog{}, Runner: f}); !errors.Is(err, ErrNotVMware) || len(f.Ran) != 0 {
+	if _, err := New(other).Fetch(context.Background(), &providers.Env{Fetcher: &resource.Fetcher{}, Log: testenv.NopLog{}, Runner: f}); !errors.Is(err, ErrNotVMware) || len(f.Ran) != 0 {
 		t.Errorf("Fetch() on QEMU = %v after %v; want ErrNotVMware and no rpctool call", err, f.Lines())
 	}
 
 	// ignition-rmcfg: the data becomes base64 {}
 	vars := map[string]string{keyData: cfg}
-	e := &providers.Env{Fetcher: &resource.Fetcher{}, Log: nopLog{}, Runner: fakeRPCTool(vars)}
+	e := &providers.Env{Fetcher: &resource.Fetcher{}, Log: testenv.NopLog{}, Runner: fakeRPCTool(vars)}
 	if err := New(dmi).DelConfig(context.Background(), e); err != nil {
 		t.Fatal(err)
 	}

@@ -7,15 +7,10 @@ import (
 	"testing"
 
 	"github.com/ignition-go/ignition/internal/command"
+	"github.com/ignition-go/ignition/internal/testenv"
 	"github.com/ignition-go/ignition/providers"
 	"github.com/ignition-go/ignition/resource"
 )
-
-type nopLog struct{}
-
-func (nopLog) Infof(string, ...any)          {}
-func (nopLog) Warnf(string, ...any)          {}
-func (nopLog) Op(string, ...any) func(error) { return func(error) {} }
 
 // The reader is faked at the transport boundary: chccwdev and vmur (z/VM
 // is needed for the real ones).
@@ -30,7 +25,7 @@ func TestZVM(t *testing.T) {
 		}
 		return command.Result{}, nil
 	}}
-	e := &providers.Env{Fetcher: &resource.Fetcher{}, Log: nopLog{}, Runner: fake}
+	e := &providers.Env{Fetcher: &resource.Fetcher{}, Log: testenv.NopLog{}, Runner: fake}
 	got, err := zvm{}.Fetch(context.Background(), e)
 	if string(got) != `{"ignition":{}}` || err != nil {
 		t.Fatalf("Fetch() = %q, %v; want the spool file", got, err)

@@ -68,12 +68,6 @@ func TestMountPointStaysInRoot(t *testing.T) {
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
 
-type quietLog struct{}
-
-func (quietLog) Infof(string, ...any)          {}
-func (quietLog) Warnf(string, ...any)          {}
-func (quietLog) Op(string, ...any) func(error) { return func(error) {} }
-
 // The mount points the stage creates are relabelled while still empty,
 // before anything is mounted on them (setfiles recurses: after the mount
 // it would relabel the whole filesystem), and are returned for the state.
@@ -92,7 +86,7 @@ func TestMountPointsRelabelledBeforeTheMount(t *testing.T) {
 		events = append(events, c.Name)
 		return command.Result{}, nil
 	}}
-	o := Options{Runner: run, Log: quietLog{}, Relabel: func(_ context.Context, paths []string) error {
+	o := Options{Runner: run, Log: testenv.NopLog{}, Relabel: func(_ context.Context, paths []string) error {
 		events = append(events, "relabel "+strings.Join(paths, " "))
 		return nil
 	}}

@@ -15,12 +15,6 @@ import (
 	"github.com/ignition-go/ignition/internal/testenv"
 )
 
-type nopLog struct{}
-
-func (nopLog) Infof(string, ...any)          {}
-func (nopLog) Warnf(string, ...any)          {}
-func (nopLog) Op(string, ...any) func(error) { return func(error) {} }
-
 // image makes a 256 MiB disk image with sgdisk args applied (nil: blank).
 func image(t *testing.T, sgdisk ...string) string {
 	t.Helper()
@@ -129,7 +123,7 @@ func TestPlanPartitions(t *testing.T) {
 				t.Fatal(err)
 			}
 			d.Device = img
-			p := &planner{run: &command.Exec{}, log: nopLog{}}
+			p := &planner{run: &command.Exec{}, log: testenv.NopLog{}}
 			dp, err := p.planDisk(context.Background(), d, img)
 			if strings.HasPrefix(c.want, "error: ") {
 				if err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(c.want, "error: ")) {
@@ -156,7 +150,7 @@ func TestPlanPartitions(t *testing.T) {
 					t.Fatalf("sgdisk %v: %v\n%s", dp.Args, err, out)
 				}
 			}
-			p2 := &planner{run: &command.Exec{}, log: nopLog{}}
+			p2 := &planner{run: &command.Exec{}, log: testenv.NopLog{}}
 			again, err := p2.planDisk(context.Background(), d, img)
 			if err != nil {
 				t.Fatalf("planning again after the write: %v", err)
@@ -184,7 +178,7 @@ func TestWholeDiskFilesystemIsNotPartitionedOver(t *testing.T) {
 	var d config.Disk
 	json.Unmarshal([]byte(`{"partitions":[{"number":1,"label":"new","sizeMiB":32}]}`), &d)
 	d.Device = img
-	p := &planner{run: &command.Exec{}, log: nopLog{}}
+	p := &planner{run: &command.Exec{}, log: testenv.NopLog{}}
 	if _, err := p.planDisk(context.Background(), d, img); err == nil || !strings.Contains(err.Error(), "holds ext4") {
 		t.Errorf("planDisk() = %v; want a refusal naming the filesystem", err)
 	}

@@ -8,14 +8,9 @@ import (
 	"testing"
 
 	"github.com/ignition-go/ignition/config"
+	"github.com/ignition-go/ignition/internal/testenv"
 	"github.com/ignition-go/ignition/resource"
 )
-
-type nopLog struct{}
-
-func (nopLog) Infof(string, ...any)          {}
-func (nopLog) Warnf(string, ...any)          {}
-func (nopLog) Op(string, ...any) func(error) { return func(error) {} }
 
 func benchConfig(n int) config.Config {
 	var b strings.Builder
@@ -49,7 +44,7 @@ func BenchmarkFiles5k(b *testing.B) {
 		b.StopTimer()
 		root, _ := os.MkdirTemp(base, "bench-root-")
 		b.StartTimer()
-		if err := Apply(context.Background(), cfg, Options{Root: root, Fetcher: &resource.Fetcher{}, Log: nopLog{}}); err != nil {
+		if err := Apply(context.Background(), cfg, Options{Root: root, Fetcher: &resource.Fetcher{}, Log: testenv.NopLog{}}); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
