@@ -128,8 +128,8 @@ func (k jwk) verify(alg, input string, sig []byte) error {
 		return fmt.Errorf("signed with %q, not %s", alg, c.alg)
 	}
 	size := (c.curve.Params().BitSize + 7) / 8
-	x, err1 := base64.RawURLEncoding.DecodeString(k.X)
-	y, err2 := base64.RawURLEncoding.DecodeString(k.Y)
+	x, err1 := b64(k.X)
+	y, err2 := b64(k.Y)
 	if err1 != nil || err2 != nil || len(x) > size || len(y) > size {
 		return errors.New("malformed key coordinates")
 	}
@@ -331,9 +331,6 @@ func checkTang(ctx context.Context, name string, tangs []config.Tang, f *resourc
 		h, err := checkAdvertisement(adv, thp)
 		if err != nil {
 			return nil, fmt.Errorf("LUKS %s: tang %s: %w", name, t.URL, err)
-		}
-		if !json.Valid(adv) {
-			return nil, fmt.Errorf("LUKS %s: tang %s: the advertisement is not JSON", name, t.URL)
 		}
 		c.Hash, c.adv = h, adv
 		out = append(out, c)
