@@ -371,8 +371,11 @@ echo "E2E-TARGET-DONE"
 systemctl --no-block poweroff
 `
 
-// reportUnit runs the report script once the target is up.
+// reportUnit runs the report script once the target is up, before the
+// serial console's getty: getty hangs the line up when it starts, which
+// cut a report short (seen once in CI).
 const reportUnit = "[Unit]\nDescription=e2e report\nAfter=local-fs.target systemd-journal-flush.service\n" +
+	"Before=serial-getty@ttyS0.service getty.target\n" +
 	"[Service]\nType=oneshot\nExecStart=/usr/local/bin/e2e-report\n[Install]\nWantedBy=multi-user.target\n"
 
 // rootWithReport is a copy of the shared root disk with the report script
