@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"sync"
@@ -196,87 +195,6 @@ func (p *planner) futureDevices(plan *Plan) map[string]future {
 		}
 	}
 	return m
-}
-
-// Print writes the plan for -dry-run.
-func (pl *Plan) Print(w io.Writer) {
-	if len(pl.Disks) == 0 && len(pl.Filesystems) == 0 {
-		fmt.Fprintln(w, "disks: nothing to do")
-	}
-	for _, dp := range pl.Disks {
-		ss := uint64(dp.Before.SectorSize)
-		fmt.Fprintf(w, "disks: disk %s (%s, %s, %s)\n", dp.Device, dp.Node, human(dp.Before.Sectors*ss), tableText(dp.Before))
-		if dp.WipeTable {
-			fmt.Fprintf(w, "disks:   wipe the partition table\n")
-		}
-		for _, pp := range dp.Parts {
-			line := fmt.Sprintf("disks:   partition %d", pp.Number)
-			if pp.Label != "" {
-				line += fmt.Sprintf(" %q", pp.Label)
-			}
-			line += ": " + string(pp.Action)
-			if pp.Action != PartDelete && pp.Action != PartNothing {
-				line += fmt.Sprintf(", start %s, size %s", human(pp.Start*ss), human(pp.Size*ss))
-			}
-			if pp.Why != "" {
-				line += " (" + pp.Why + ")"
-			}
-			fmt.Fprintln(w, line)
-		}
-		if dp.Args != nil {
-			fmt.Fprintf(w, "disks:   would run %s\n", command.Cmd{Name: "sgdisk", Args: dp.Args})
-		} else if !dp.WipeTable {
-			fmt.Fprintf(w, "disks:   the partition table stays as it is\n")
-		}
-	}
-	for _, r := range pl.Raids {
-		fmt.Fprintf(w, "disks: RAID %s (%s, %s over %s): %s (%s)\n", r.Name, r.Path(), r.Level, strings.Join(r.Nodes, " "), r.Action, r.Why)
-		if r.Action == "create" {
-			fmt.Fprintf(w, "disks:   would run %s\n", r.cmd())
-		}
-	}
-	for _, l := range pl.Luks {
-		key := "a key file from the config"
-		if l.generated {
-			key = "a random key"
-		}
-		line := fmt.Sprintf("disks: LUKS %s on %s (%s): %s with %s", l.Name, l.Device, l.Node, l.Action, key)
-		if hasClevis(l.Clevis) {
-			pin, _ := l.clevisPin()
-			line += ", bound with clevis " + pin
-		}
-		fmt.Fprintf(w, "%s (%s)\n", line, l.Why)
-		for _, t := range l.Tang {
-			from := "served by the server"
-			if t.Offline {
-				from = "from the config"
-			}
-			fmt.Fprintf(w, "disks:   tang %s: advertisement (%s) signed by the key with thumbprint %s (%s)\n", t.URL, from, t.Thumbprint, t.Hash)
-		}
-	}
-	for _, fp := range pl.Filesystems {
-		line := fmt.Sprintf("disks: filesystem on %s (%s): %s %s", fp.Device, fp.Node, fp.Action, fp.Format)
-		if fp.Label != "" {
-			line += fmt.Sprintf(" label %q", fp.Label)
-		}
-		if fp.UUID != "" {
-			line += " uuid " + fp.UUID
-		}
-		fmt.Fprintf(w, "%s (%s)\n", line, fp.Why)
-		for _, c := range fp.cmds() {
-			fmt.Fprintf(w, "disks:   would run %s\n", c)
-		}
-	}
-}
-
-func tableText(t blockdev.Table) string {
-	switch {
-	case t.Corrupt:
-		return "damaged GPT"
-	case !t.GPT:
-		return "no GPT"
-	}
-	return fmt.Sprintf("GPT with %d partition(s)", len(t.Partitions))
 }
 
 // Apply carries the plan out: partition tables first (each followed by
