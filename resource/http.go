@@ -225,28 +225,14 @@ func (f *Fetcher) attemptHTTP(ctx context.Context, client *http.Client, u *url.U
 	req.Header.Set("User-Agent", ua)
 	req.Header.Set("Accept-Encoding", "identity")
 	req.Header.Set("Accept", acceptHeader)
-	custom := map[string]bool{}
+	// On a redirect, Go's client sends these again, to the same host and to
+	// any other, except the credentials (Authorization, Cookie and the
+	// like), which go only to the same domain or a subdomain of it:
+	// Ignition uses the same client, so configs see the same rule.
 	for _, h := range o.Headers {
 		if h.Value != nil {
 			req.Header.Set(h.Name, *h.Value)
-			custom[http.CanonicalHeaderKey(h.Name)] = true
 		}
-	}
-	if len(custom) > 0 {
-		c := *client
-		origHost := u.Host
-		c.CheckRedirect = func(r *http.Request, via []*http.Request) error {
-			if err := checkRedirect(r, via); err != nil {
-				return err
-			}
-			if r.URL.Host != origHost {
-				for name := range custom {
-					r.Header.Del(name)
-				}
-			}
-			return nil
-		}
-		client = &c
 	}
 	if prep != nil {
 		if err := prep(req); err != nil {
