@@ -385,7 +385,7 @@ func (d *decoder) unknownKey(si *structInfo, p Path, key string, keyStart int) {
 	} else if s := suggest(si, key, d.version); s != "" {
 		msg += " (did you mean \"" + s + "\"?)"
 	} else if where := elsewhere(key); where != "" {
-		msg += " (\"" + key + "\" belongs in " + where + ")"
+		msg += " (\"" + key + "\" belongs at " + where + ")"
 	}
 	d.unknown.addAt(SeverityWarning, p.key(key), keyStart, msg)
 }
@@ -498,5 +498,9 @@ func elsewhere(k string) string {
 	if len(h) == 0 || len(h) > 3 {
 		return ""
 	}
-	return strings.Join(h, " or ")
+	paths := make([]string, len(h))
+	for i, p := range h {
+		paths[i] = "$." + p
+	}
+	return strings.Join(paths, " or ")
 }

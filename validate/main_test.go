@@ -44,6 +44,7 @@ func TestCLI(t *testing.T) {
 	newer := write(t, dir, "newer.ign", `{"ignition": {"version": "3.9.0"}}`)
 	empty := write(t, dir, "empty.ign", "")
 	butane := write(t, dir, "config.bu", "variant: fcos\nversion: 1.5.0\nstorage:\n  files:\n    - path: /etc/hostname\n")
+	misplaced := write(t, dir, "misplaced.ign", `{"ignition": {"version": "3.4.0"}, "storage": {"passwd": {"users": [{"name": "core"}]}}}`)
 	sized := write(t, dir, "sized.ign", `{"ignition": {"version": "3.4.0"}, "storage": {"files": [{"path": "/etc/motd", "contents": {"source": "data:,hello%20world%0A"}}]}}`)
 
 	big := filepath.Join(dir, "big.ign")
@@ -65,6 +66,7 @@ func TestCLI(t *testing.T) {
 		{name: "valid", args: []string{good}, code: 0},
 		{name: "valid from stdin", args: []string{"-"}, stdin: `{"ignition":{"version":"3.0.0"}}`, code: 0},
 		{name: "warning only", args: []string{typo}, code: 0, stdout: `warning at $.storage.files.0.contnets, line 3 col 40: unused key contnets (did you mean "contents"?)`},
+		{name: "a key at the wrong level says where it belongs", args: []string{misplaced}, code: 0, stdout: `warning at $.storage.passwd, line 1 col 48: unused key passwd ("passwd" belongs at $.passwd)`},
 		{name: "strict makes warnings fatal", args: []string{"--strict", typo}, code: 1, stdout: "error at $.storage.files.0.contnets"},
 		{name: "error", args: []string{bad}, code: 1, stdout: "error at $.storage.files.0.path, line 3 col 34: path not absolute"},
 		{name: "unsupported version", args: []string{newer}, code: 1, stderr: `couldn't parse config: unsupported config version "3.9.0"; supported versions: 3.0.0, 3.1.0, 3.2.0, 3.3.0, 3.4.0, 3.5.0, 3.6.0, 3.7.0-experimental`},
