@@ -124,63 +124,6 @@ func (s Sys) Partitions(dev string) (map[string]int, error) {
 	return parts, nil
 }
 
-// InUse says why a disk (or one of its partitions) must not be touched:
-// mounted, or held by another device (RAID, device mapper); "" when free.
-func (s Sys) InUse(dev string) (string, error) {
-	name, err := s.sysName(dev)
-	if err != nil {
-		return "", err
-	}
-	names := []string{name}
-	parts, err := s.Partitions(dev)
-	if err != nil {
-		return "", err
-	}
-	for p := range parts {
-		names = append(names, p)
-	}
-	nums := map[string]string{} // "major:minor" -> name
-	for _, n := range names {
-		b, err := os.ReadFile(filepath.Join(s.Block(), n, "dev"))
-		if err == nil {
-			nums[strings.TrimSpace(string(b))] = n
-		}
-		holders, _ := os.ReadDir(filepath.Join(s.Block(), n, "holders"))
-		if len(holders) > 0 {
-			return fmt.Sprintf("%s is held by %s", n, holders[0].Name()), nil
-		}
-	}
-	f, err := os.Open(s.mountInfo())
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 {
-			continue
-		}
-		if n, ok := nums[fields[2]]; ok {
-			return fmt.Sprintf("%s is mounted at %s", n, unescapeMount(fields[4])), nil
-		}
-	}
-	// swap
-	if b, err := os.ReadFile("/proc/swaps"); err == nil {
-		for _, l := range strings.Split(string(b), "\n")[1:] {
-			if f := strings.Fields(l); len(f) > 0 {
-				for _, n := range names {
-					if filepath.Base(f[0]) == n {
-						return fmt.Sprintf("%s is in use as swap", n), nil
-					}
-				}
-			}
-		}
-	}
-	return "", sc.Err()
-}
-
 // IsMountPoint says whether something is mounted exactly at path (a host
 // path without symlinks), from the mount table.
 func (s Sys) IsMountPoint(path string) (bool, error) {
@@ -238,6 +181,9 @@ func (s Sys) SyncPartitions(dev string, t Table) error {
 		return err
 	}
 	defer f.Close()
+	if s.matches(dev, t) == nil {
+		return nil // the kernel sees the table already: no re-read, no udev events
+	}
 	unix.IoctlSetInt(int(f.Fd()), unix.BLKRRPART, 0) // errors: fall back to BLKPG below
 	if s.matches(dev, t) == nil {
 		return nil
@@ -297,6 +243,10 @@ func (s Sys) kernelView(dev string) (map[int]kpart, error) {
 	}
 	return out, nil
 }
+
+// Matches checks the kernel's view of dev's partitions against t: nil
+// when it sees exactly t's partitions, at their places.
+func (s Sys) Matches(dev string, t Table) error { return s.matches(dev, t) }
 
 // matches checks the kernel's view of dev against t.
 func (s Sys) matches(dev string, t Table) error {

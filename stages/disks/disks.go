@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -89,31 +91,13 @@ func MakePlan(ctx context.Context, cfg config.Config, o Options) (*Plan, error) 
 		p.wait = DefaultDeviceTimeout
 	}
 	plan := &Plan{Aliases: map[string]string{}, p: p}
-	seen := map[string]string{}
-	for _, d := range s.Disks {
-		node, err := p.device(ctx, d.Device)
-		if err != nil {
-			return nil, err
-		}
-		if other, dup := seen[node]; dup {
-			return nil, fmt.Errorf("disks %s and %s are the same device %s", other, d.Device, node)
-		}
-		seen[node] = d.Device
-		dp, err := p.planDisk(ctx, d, node)
-		if err != nil {
-			return nil, err
-		}
-		if dp.Changes() {
-			if why, err := p.sys.InUse(node); err != nil {
-				return nil, fmt.Errorf("disk %s: %w", d.Device, err)
-			} else if why != "" {
-				return nil, fmt.Errorf("disk %s: refusing to change a disk in use: %s", d.Device, why)
-			}
-		}
-		plan.Aliases[d.Device] = node
-		plan.Disks = append(plan.Disks, dp)
+	if err := p.planDisks(ctx, s.Disks, plan); err != nil {
+		return nil, err
 	}
-	future := p.futureDevices(plan)
+	future, err := p.futureDevices(plan, configDevices(s))
+	if err != nil {
+		return nil, err
+	}
 	for k, v := range future {
 		plan.Aliases[k] = v.node
 	}
@@ -151,10 +135,94 @@ func MakePlan(ctx context.Context, cfg config.Config, o Options) (*Plan, error) 
 			return nil, fmt.Errorf("filesystems on %s and %s are on the same device %s", other, f.Device, fp.Node)
 		}
 		fsSeen[fp.Node] = f.Device
+		if err := p.fitsPartition(fp, future[f.Device]); err != nil {
+			return nil, err
+		}
 		plan.Aliases[f.Device] = fp.Node
 		plan.Filesystems = append(plan.Filesystems, fp)
 	}
 	return plan, nil
+}
+
+// planDisks plans each disk the config names, resolved once to its node
+// and device number (two names of one disk are refused), and refuses a
+// disk the plan writes while anything holds it or one of its partitions.
+func (p *planner) planDisks(ctx context.Context, disks []config.Disk, plan *Plan) error {
+	seen := map[uint64]string{}
+	for _, d := range disks {
+		if _, err := p.device(ctx, d.Device); err != nil {
+			return err
+		}
+		dev, err := blockdev.Resolve(d.Device)
+		if err != nil {
+			return fmt.Errorf("disk %s: %w", d.Device, err)
+		}
+		if other, dup := seen[dev.Dev]; dup {
+			return fmt.Errorf("disks %s and %s are the same device %s", other, d.Device, dev.Node)
+		}
+		seen[dev.Dev] = d.Device
+		dp, err := p.planDisk(ctx, d, dev.Node)
+		if err != nil {
+			return err
+		}
+		dp.Dev = dev.Dev
+		if err := p.checkKernelView(dp); err != nil {
+			return err
+		}
+		if dp.Changes() || dp.Sync {
+			if why, err := p.sys.InUse(dev.Node); err != nil {
+				return fmt.Errorf("disk %s: %w", d.Device, err)
+			} else if why != "" {
+				return fmt.Errorf("disk %s: refusing to change a disk in use: %s", d.Device, why)
+			}
+		}
+		plan.Aliases[d.Device] = dev.Node
+		plan.Disks = append(plan.Disks, dp)
+	}
+	return sharedGUIDs(plan.Disks)
+}
+
+// checkKernelView marks a disk whose table the plan keeps, but whose
+// partitions the kernel sees otherwise (a run killed after sgdisk, before
+// the kernel was told), to be synced: the next run completes the last.
+func (p *planner) checkKernelView(dp *DiskPlan) error {
+	if dp.Changes() || !dp.Before.GPT {
+		return nil
+	}
+	if err := p.sys.Matches(dp.Node, dp.After); err != nil {
+		p.log.Infof("disk %s: %v; the kernel will be told the table", dp.Device, err)
+		dp.Sync = true
+	}
+	return nil
+}
+
+// sharedGUIDs refuses a partition GUID the plan writes that another
+// planned disk's partition has.
+func sharedGUIDs(disks []*DiskPlan) error {
+	owner := map[string]string{}
+	for _, dp := range disks {
+		for _, ap := range dp.After.Partitions {
+			if ap.GUID != "" {
+				owner[ap.GUID+"@"+dp.Node] = fmt.Sprintf("partition %d of %s", ap.Number, dp.Device)
+			}
+		}
+	}
+	for _, dp := range disks {
+		for _, pp := range dp.Parts {
+			if pp.GUID == "" || (pp.Action != PartCreate && pp.Action != PartRecreate) {
+				continue
+			}
+			for _, other := range disks {
+				if other == dp {
+					continue
+				}
+				if o, ok := owner[pp.GUID+"@"+other.Node]; ok {
+					return fmt.Errorf("disk %s: partition %d: GUID %s is the GUID of %s", dp.Device, pp.Number, pp.GUID, o)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // device waits for a device the config names and returns its node.
@@ -175,26 +243,207 @@ type future struct {
 	fresh bool // created, recreated or resized by this run
 }
 
-func (p *planner) futureDevices(plan *Plan) map[string]future {
+// configDevices are the device paths the config's RAID arrays, LUKS
+// volumes and filesystems name.
+func configDevices(s config.Storage) []string {
+	var out []string
+	for _, r := range s.Raid {
+		out = append(out, r.Devices...)
+	}
+	for _, l := range s.Luks {
+		if l.Device != nil {
+			out = append(out, *l.Device)
+		}
+	}
+	for _, f := range s.Filesystems {
+		out = append(out, f.Device)
+	}
+	return out
+}
+
+// futureDevices maps each partition of the planned disks, by its node,
+// and each device path of the config that names one of them, to that
+// partition as it will be.
+func (p *planner) futureDevices(plan *Plan, names []string) (map[string]future, error) {
 	m := map[string]future{}
 	for _, dp := range plan.Disks {
-		fresh := map[int]bool{}
-		for _, pp := range dp.Parts {
-			fresh[pp.Number] = pp.Action == PartCreate || pp.Action == PartRecreate || pp.Action == PartResize
+		if !dp.planned() {
+			continue
 		}
 		for _, ap := range dp.After.Partitions {
-			f := future{node: blockdev.PartitionPath(dp.Node, ap.Number), disk: dp, part: ap, fresh: fresh[ap.Number] || dp.WipeTable}
+			f := dp.future(ap.Number)
 			m[f.node] = f
-			m[blockdev.PartitionPath(dp.Device, ap.Number)] = f
-			if ap.Label != "" {
-				m["/dev/disk/by-partlabel/"+ap.Label] = f
+		}
+	}
+	for _, name := range names {
+		if _, done := m[name]; done {
+			continue
+		}
+		f, ok, err := partitionNamed(name, plan.Disks)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			m[name] = f
+		}
+	}
+	return m, nil
+}
+
+// planned says whether the plan knows the disk's partitions: it has a GPT
+// or gets one.
+func (dp *DiskPlan) planned() bool { return dp.Before.GPT || dp.Changes() }
+
+// future is partition n of the disk as the plan leaves it.
+func (dp *DiskPlan) future(n int) future {
+	ap, _ := dp.After.Find(n)
+	fresh := dp.WipeTable
+	for _, pp := range dp.Parts {
+		if pp.Number == n && (pp.Action == PartCreate || pp.Action == PartRecreate || pp.Action == PartResize) {
+			fresh = true
+		}
+	}
+	return future{node: blockdev.PartitionPath(dp.Node, n), disk: dp, part: ap, fresh: fresh}
+}
+
+var partSuffix = regexp.MustCompile(`^(.+)-part([0-9]+)$`)
+
+// partitionNamed says which partition of a planned disk a config path
+// names, if any, as it will be after the plan: a by-partlabel or
+// by-partuuid link by the table the plan writes (refused when two
+// partitions would answer to it); a path that exists by the device it is
+// now (a partition of a planned disk by its disk and number, refused when
+// the plan deletes it); a path that does not exist yet by the names udev
+// and the kernel give partitions (<disk link>-partN, the disk node's
+// N or pN). A digit appended to a link is never a partition: it is another
+// device's name.
+func partitionNamed(name string, disks []*DiskPlan) (future, bool, error) {
+	label, byLabel := strings.CutPrefix(name, "/dev/disk/by-partlabel/")
+	guid, byGUID := strings.CutPrefix(name, "/dev/disk/by-partuuid/")
+	content := label + guid
+	now, errNow := blockdev.Resolve(name)
+	if content != "" {
+		var found []future
+		for _, dp := range disks {
+			if !dp.planned() {
+				continue
 			}
-			if ap.GUID != "" {
-				m["/dev/disk/by-partuuid/"+strings.ToLower(ap.GUID)] = f
+			for _, ap := range dp.After.Partitions {
+				if (byLabel && ap.Label == label) || (byGUID && strings.EqualFold(ap.GUID, guid)) {
+					found = append(found, dp.future(ap.Number))
+				}
+			}
+		}
+		if len(found) > 1 {
+			var where []string
+			for _, f := range found {
+				where = append(where, fmt.Sprintf("partition %d of %s", f.part.Number, f.disk.Device))
+			}
+			return future{}, false, fmt.Errorf("%s: %s would name several partitions (%s); refusing to guess", name, content, strings.Join(where, ", "))
+		}
+		if len(found) == 1 {
+			if errNow == nil && onOtherDisk(now, disks) {
+				return future{}, false, fmt.Errorf("%s: %s names partition %d of %s and %s now; refusing to guess", name, content, found[0].part.Number, found[0].disk.Device, now.Node)
+			}
+			return found[0], true, nil
+		}
+	}
+	if errNow == nil {
+		return partitionNow(name, now, content != "", disks)
+	}
+	for _, dp := range disks {
+		if !dp.planned() {
+			continue
+		}
+		for _, pp := range dp.Parts {
+			if name != blockdev.PartitionPath(dp.Node, pp.Number) {
+				continue
+			}
+			if _, ok := dp.After.Find(pp.Number); !ok {
+				return future{}, false, fmt.Errorf("%s is partition %d of %s, which this config deletes", name, pp.Number, dp.Device)
+			}
+			return dp.future(pp.Number), true, nil
+		}
+		for _, ap := range dp.After.Partitions {
+			if name == blockdev.PartitionPath(dp.Node, ap.Number) {
+				return dp.future(ap.Number), true, nil
 			}
 		}
 	}
-	return m
+	if m := partSuffix.FindStringSubmatch(name); m != nil {
+		base, err := blockdev.Resolve(m[1])
+		n, _ := strconv.Atoi(m[2])
+		if err == nil {
+			for _, dp := range disks {
+				if dp.Dev != base.Dev || !dp.planned() {
+					continue
+				}
+				if _, ok := dp.After.Find(n); !ok {
+					return future{}, false, fmt.Errorf("%s: %s has no partition %d once this config is applied", name, dp.Device, n)
+				}
+				return dp.future(n), true, nil
+			}
+		}
+	}
+	return future{}, false, nil
+}
+
+// partitionNow maps a path that exists to the partition it is now, when
+// that is a partition of a planned disk.
+func partitionNow(name string, now blockdev.Device, byContent bool, disks []*DiskPlan) (future, bool, error) {
+	diskDev, n, ok := blockdev.PartitionOf(now.Dev)
+	if !ok {
+		return future{}, false, nil
+	}
+	for _, dp := range disks {
+		if dp.Dev != diskDev || !dp.planned() {
+			continue
+		}
+		if _, ok := dp.After.Find(n); !ok {
+			return future{}, false, fmt.Errorf("%s is partition %d of %s, which this config deletes", name, n, dp.Device)
+		}
+		if byContent {
+			return future{}, false, fmt.Errorf("%s is partition %d of %s now, which this config gives another label or GUID", name, n, dp.Device)
+		}
+		return dp.future(n), true, nil
+	}
+	return future{}, false, nil
+}
+
+// onOtherDisk says whether a device is something else than a partition of
+// a planned disk.
+func onOtherDisk(d blockdev.Device, disks []*DiskPlan) bool {
+	diskDev, _, ok := blockdev.PartitionOf(d.Dev)
+	for _, dp := range disks {
+		if ok && dp.Dev == diskDev {
+			return false
+		}
+	}
+	return true
+}
+
+// fitsPartition refuses to keep a filesystem larger than the partition
+// this run (re)creates for it: the filesystem would run past the
+// partition's end, over the next partition.
+func (p *planner) fitsPartition(fp *FSPlan, n future) error {
+	if fp.Action != FSKeep || n.disk == nil || !n.fresh {
+		return nil
+	}
+	f, err := os.Open(n.disk.Node)
+	if err != nil {
+		return fmt.Errorf("filesystem on %s: %w", fp.Device, err)
+	}
+	defer f.Close()
+	ss := uint64(n.disk.Before.SectorSize)
+	size, ok, err := blockdev.FSSize(f, int64(n.part.Start*ss), fp.Have.Type)
+	if err != nil {
+		return fmt.Errorf("filesystem on %s: %w", fp.Device, err)
+	}
+	if ok && size > n.part.Size*ss {
+		return fmt.Errorf("filesystem on %s: the %s there spans %s, more than partition %d's %s once recreated; set wipeFilesystem or keep the partition's size",
+			fp.Device, fp.Have.Type, human(size), n.part.Number, human(n.part.Size*ss))
+	}
+	return nil
 }
 
 // Apply carries the plan out: partition tables first (each followed by
@@ -211,6 +460,9 @@ func (pl *Plan) Apply(ctx context.Context, o Options) error {
 			return err
 		}
 		if !dp.Changes() {
+			if err := syncDisk(ctx, dp, o); err != nil {
+				return err
+			}
 			continue
 		}
 		if err := applyDisk(ctx, dp, o); err != nil {
@@ -311,8 +563,21 @@ func applyDisk(ctx context.Context, dp *DiskPlan, o Options) error {
 	if err := sameLayout(t, dp.After); err != nil {
 		return fmt.Errorf("disk %s: the table written is not the one planned: %w", dp.Device, err)
 	}
+	return syncDisk(ctx, dp, o)
+}
+
+// syncDisk makes the kernel see the disk's table as planned, whether or
+// not this run wrote it (a run killed after sgdisk leaves a table the
+// kernel does not know yet); a kernel that sees it already is left alone.
+func syncDisk(ctx context.Context, dp *DiskPlan, o Options) error {
+	if !dp.planned() {
+		return nil
+	}
+	if o.Sys.Matches(dp.Node, dp.After) == nil {
+		return nil
+	}
 	done := o.Log.Op("making the kernel see the partitions of %s", dp.Node)
-	err = o.Sys.SyncPartitions(dp.Node, t)
+	err := o.Sys.SyncPartitions(dp.Node, dp.After)
 	if err != nil && strings.Contains(dp.Node, "/loop") && errors.Is(err, unix.EINVAL) {
 		err = fmt.Errorf("%w (a loop device needs partition scanning: losetup --partscan)", err)
 	}

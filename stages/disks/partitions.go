@@ -41,6 +41,7 @@ type PartPlan struct {
 type DiskPlan struct {
 	Device    string // as the config names it
 	Node      string // the device node
+	Dev       uint64 // its device number
 	WipeTable bool
 	Before    blockdev.Table
 	Parts     []PartPlan
@@ -48,12 +49,15 @@ type DiskPlan struct {
 	// that makes it (nil: nothing to write).
 	After blockdev.Table
 	Args  []string
+	// Sync: the table stays, but the kernel sees other partitions (a run
+	// stopped after sgdisk): the kernel is told the table.
+	Sync bool
 }
 
 // Changes says whether the plan writes to the disk.
 func (d *DiskPlan) Changes() bool { return d.WipeTable || d.Args != nil }
 
-const mib = 1 << 20
+// mib is declared in limits.go (uint64).
 
 func upper(s *string) string {
 	if s == nil {
@@ -72,16 +76,68 @@ func deref(s *string) string {
 func isTrue(b *bool) bool { return b != nil && *b }
 
 // planDisk works out a disk's partitions as Ignition does (see
-// docs/disks.md): numbers, then what each existing partition becomes, then
-// start and size resolved by an sgdisk dry run on the disk itself.
+// docs/disks.md): read the disk, check what sgdisk would refuse, give
+// numbers, work out start and size by an sgdisk dry run on the disk
+// itself, decide each partition's fate, then check the table that results.
 func (p *planner) planDisk(ctx context.Context, d config.Disk, node string) (*DiskPlan, error) {
+	dp, existing, err := p.readDisk(ctx, d, node)
+	if err != nil {
+		return nil, err
+	}
+	if len(d.Partitions) == 0 && !dp.WipeTable {
+		return dp, nil
+	}
+	if err := checkFields(d, dp.Before); err != nil {
+		return nil, fmt.Errorf("disk %s: %w", d.Device, err)
+	}
+	parts, err := numberPartitions(d.Partitions, existing)
+	if err != nil {
+		return nil, fmt.Errorf("disk %s: %w", d.Device, err)
+	}
+	ws := wants(parts, existing, uint64(dp.Before.SectorSize))
+	resolved, err := p.positions(ctx, dp, ws)
+	if err != nil {
+		return nil, fmt.Errorf("disk %s: %w", d.Device, err)
+	}
+	after := map[int]blockdev.Partition{}
+	for _, ep := range existing.Partitions {
+		after[ep.Number] = ep
+	}
+	for _, w := range ws {
+		pp, err := decidePart(w, resolved, uint64(dp.Before.SectorSize))
+		if err != nil {
+			return nil, fmt.Errorf("disk %s: %w", d.Device, err)
+		}
+		switch pp.Action {
+		case PartDelete:
+			delete(after, pp.Number)
+		case PartNothing:
+		default:
+			after[pp.Number] = newEntry(pp, w)
+		}
+		dp.Parts = append(dp.Parts, pp)
+	}
+	final, err := checkLayout(after)
+	if err != nil {
+		return nil, fmt.Errorf("disk %s: %w", d.Device, err)
+	}
+	dp.After = existing
+	dp.After.Partitions = final
+	dp.Args = sgdiskArgs(dp)
+	return dp, nil
+}
+
+// readDisk reads the disk's table and refuses a damaged one, or a disk
+// without a GPT that holds something else, unless wipeTable; existing is
+// the table the plan starts from (empty when it is wiped).
+func (p *planner) readDisk(ctx context.Context, d config.Disk, node string) (*DiskPlan, blockdev.Table, error) {
 	t, err := blockdev.ReadTable(node)
 	if err != nil {
-		return nil, fmt.Errorf("disk %s: reading its partition table: %w", d.Device, err)
+		return nil, t, fmt.Errorf("disk %s: reading its partition table: %w", d.Device, err)
 	}
-	dp := &DiskPlan{Device: d.Device, Node: node, WipeTable: isTrue(d.WipeTable), Before: t}
+	dp := &DiskPlan{Device: d.Device, Node: node, WipeTable: isTrue(d.WipeTable), Before: t, After: t}
 	if t.Corrupt && !dp.WipeTable {
-		return nil, fmt.Errorf("disk %s: its partition table is damaged; set wipeTable to replace it", d.Device)
+		return nil, t, fmt.Errorf("disk %s: its partition table is damaged; set wipeTable to replace it", d.Device)
 	}
 	existing := t
 	if dp.WipeTable || t.Corrupt {
@@ -92,66 +148,123 @@ func (p *planner) planDisk(ctx context.Context, d config.Disk, node string) (*Di
 		// volume or another kind of table: writing a GPT would destroy it
 		have, err := p.probe(ctx, node, 0, 0)
 		if err != nil {
-			return nil, fmt.Errorf("disk %s: %w", d.Device, err)
+			return nil, t, fmt.Errorf("disk %s: %w", d.Device, err)
 		}
 		if have.Type != "" || have.PTType != "" {
-			return nil, fmt.Errorf("disk %s holds %s, not a GPT; set wipeTable to replace it", d.Device, have)
+			return nil, t, fmt.Errorf("disk %s holds %s, not a GPT; set wipeTable to replace it", d.Device, have)
 		}
 	}
-	if len(d.Partitions) == 0 && !dp.WipeTable {
-		return dp, nil
+	return dp, existing, nil
+}
+
+// checkFields refuses beforehand what sgdisk would refuse halfway: a
+// label with a NUL or another control character, a start or size that is
+// negative or beyond the disk (which would also overflow in sectors).
+func checkFields(d config.Disk, t blockdev.Table) error {
+	diskMiB := t.Sectors * uint64(t.SectorSize) / mib
+	for _, cp := range d.Partitions {
+		name := partName(cp)
+		if cp.Label != nil {
+			for _, r := range *cp.Label {
+				if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+					return fmt.Errorf("%s: the label %q holds a control character, which a GPT name cannot hold", name, *cp.Label)
+				}
+			}
+		}
+		for _, f := range []struct {
+			what string
+			v    *int
+		}{{"start", cp.StartMiB}, {"size", cp.SizeMiB}} {
+			if f.v == nil {
+				continue
+			}
+			if *f.v < 0 || uint64(*f.v) > diskMiB {
+				return fmt.Errorf("%s: %s %d MiB is beyond the disk (%d MiB)", name, f.what, *f.v, diskMiB)
+			}
+		}
 	}
-	ss := uint64(t.SectorSize)
-	// numbers: 0 takes the existing partition of the same label, else the
-	// lowest number nobody uses
+	return nil
+}
+
+// partName names a config partition in messages.
+func partName(cp config.Partition) string {
+	if cp.Number != 0 || cp.Label == nil {
+		return fmt.Sprintf("partition %d", cp.Number)
+	}
+	return fmt.Sprintf("partition %q", *cp.Label)
+}
+
+// numberPartitions gives each partition its number: number 0 takes the
+// existing partition of the same label (refused when two have it: which
+// one the config means cannot be known), else the lowest number nobody
+// uses. The result is in the order partitions are laid out, as Ignition
+// does: the config's, with number 0 last.
+func numberPartitions(cps []config.Partition, existing blockdev.Table) ([]config.Partition, error) {
 	used := map[int]bool{}
 	for _, ep := range existing.Partitions {
 		used[ep.Number] = true
 	}
-	for _, cp := range d.Partitions {
+	for _, cp := range cps {
 		used[cp.Number] = true
 	}
-	parts := make([]config.Partition, len(d.Partitions))
-	copy(parts, d.Partitions)
-	for i := range parts {
-		if parts[i].Number != 0 {
+	var numbered, zero []config.Partition
+	for _, cp := range cps {
+		if cp.Number != 0 {
+			numbered = append(numbered, cp)
 			continue
 		}
-		if parts[i].Label != nil {
+		if cp.Label != nil {
+			var same []int
 			for _, ep := range existing.Partitions {
-				if ep.Label == *parts[i].Label {
-					parts[i].Number = ep.Number
-					break
+				if ep.Label == *cp.Label {
+					same = append(same, ep.Number)
 				}
 			}
+			if len(same) > 1 {
+				return nil, fmt.Errorf("partition %q: partitions %s all have that label; give the number", *cp.Label, joinInts(same))
+			}
+			if len(same) == 1 {
+				cp.Number = same[0]
+			}
 		}
-		if parts[i].Number == 0 {
+		if cp.Number == 0 {
 			n := 1
 			for used[n] {
 				n++
 			}
-			parts[i].Number = n
+			cp.Number = n
 		}
-		used[parts[i].Number] = true
+		used[cp.Number] = true
+		zero = append(zero, cp)
 	}
-	sort.SliceStable(parts, func(i, j int) bool { return parts[i].Number < parts[j].Number })
+	return append(numbered, zero...), nil
+}
 
-	// first pass: what each partition would be, with start and size as
-	// given (sectors) or as the existing partition has them
-	type want struct {
-		cp         config.Partition
-		old        *blockdev.Partition
-		start      *uint64 // nil or 0: sgdisk's default
-		size       *uint64
-		deletable  bool
-		shouldGone bool
-		// zero: an existing partition with start or size given as 0, which
-		// is compared with where it would be if it were made again
-		zero bool
+func joinInts(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
 	}
+	return strings.Join(s, ", ")
+}
+
+// want is what one config partition asks, in sectors: its start and size
+// as given or as the existing partition has them.
+type want struct {
+	cp         config.Partition
+	old        *blockdev.Partition
+	start      *uint64 // nil or 0: sgdisk's default
+	size       *uint64
+	deletable  bool
+	shouldGone bool
+	// zero: an existing partition with start or size given as 0, which
+	// is compared with where it would be if it were made again
+	zero bool
+}
+
+func wants(parts []config.Partition, existing blockdev.Table, ss uint64) []*want {
 	var ws []*want
-	for i := range parts {
-		cp := parts[i]
+	for _, cp := range parts {
 		w := &want{cp: cp}
 		if ep, ok := existing.Find(cp.Number); ok {
 			w.old = &ep
@@ -173,16 +286,20 @@ func (p *planner) planDisk(ctx context.Context, d config.Disk, node string) (*Di
 			v := w.old.Size
 			w.size = &v
 		}
-		w.zero = w.old != nil && !w.deletable && !w.shouldGone &&
-			((cp.StartMiB != nil && *cp.StartMiB == 0) || (cp.SizeMiB != nil && *cp.SizeMiB == 0))
+		kept := w.old != nil && !w.deletable && !w.shouldGone
+		w.zero = kept && ((cp.StartMiB != nil && *cp.StartMiB == 0) || (cp.SizeMiB != nil && *cp.SizeMiB == 0))
 		// a partition that may be resized is made again in the dry run too,
 		// so that partitions after it are placed after its new end
-		w.zero = w.zero || (w.old != nil && !w.deletable && !w.shouldGone && isTrue(cp.Resize) &&
-			w.size != nil && *w.size != w.old.Size)
+		w.zero = w.zero || (kept && isTrue(cp.Resize) && w.size != nil && *w.size != w.old.Size)
 		ws = append(ws, w)
 	}
-	// resolve defaults with sgdisk --pretend: every deletable partition
-	// deleted, every partition that is missing or deletable created
+	return ws
+}
+
+// positions resolves the default starts and sizes with sgdisk --pretend:
+// every deletable partition deleted, every partition that is missing or
+// deletable created, in layout order.
+func (p *planner) positions(ctx context.Context, dp *DiskPlan, ws []*want) (map[int]blockdev.Partition, error) {
 	var pretend []string
 	var infos []int
 	for _, w := range ws {
@@ -200,96 +317,100 @@ func (p *planner) planDisk(ctx context.Context, d config.Disk, node string) (*Di
 		pretend = append(pretend, "--new="+newSpec(w.cp.Number, w.start, w.size))
 		infos = append(infos, w.cp.Number)
 	}
-	resolved := map[int]blockdev.Partition{}
-	if len(infos) > 0 {
-		args := []string{"--pretend"}
-		if dp.WipeTable || t.Corrupt {
-			args = append(args, "--zap-all", "--clear")
+	if len(infos) == 0 {
+		return map[int]blockdev.Partition{}, nil
+	}
+	args := []string{"--pretend"}
+	if dp.WipeTable || dp.Before.Corrupt {
+		args = append(args, "--zap-all", "--clear")
+	}
+	args = append(args, pretend...)
+	for _, n := range infos {
+		args = append(args, "--info="+strconv.Itoa(n))
+	}
+	args = append(args, dp.Node)
+	res, err := p.run.Run(ctx, command.Cmd{Name: "sgdisk", Args: args, Quiet: true})
+	if err != nil {
+		return nil, fmt.Errorf("working out partition positions: %w", err)
+	}
+	return parseInfo(res.Stdout, infos)
+}
+
+// decidePart applies the reuse rules to one partition: nothing, create,
+// keep, delete, delete and recreate, resize (growing only), or refuse.
+func decidePart(w *want, resolved map[int]blockdev.Partition, ss uint64) (PartPlan, error) {
+	cp := w.cp
+	pp := PartPlan{Number: cp.Number, Label: deref(cp.Label), Type: upper(cp.TypeGUID), GUID: upper(cp.GUID), Old: w.old}
+	if w.shouldGone {
+		switch {
+		case w.old == nil:
+			pp.Action, pp.Why = PartNothing, "absent, as asked"
+		case w.deletable:
+			pp.Action, pp.Why = PartDelete, "shouldExist is false"
+		default:
+			return pp, fmt.Errorf("partition %d exists, shouldExist is false, and wipePartitionEntry is not set", cp.Number)
 		}
-		args = append(args, pretend...)
-		for _, n := range infos {
-			args = append(args, "--info="+strconv.Itoa(n))
+		return pp, nil
+	}
+	if r, ok := resolved[cp.Number]; ok {
+		pp.Start, pp.Size = r.Start, r.Size
+	} else if w.old != nil {
+		pp.Start, pp.Size = w.old.Start, w.old.Size
+		if w.start != nil && *w.start != 0 {
+			pp.Start = *w.start
 		}
-		args = append(args, node)
-		res, err := p.run.Run(ctx, command.Cmd{Name: "sgdisk", Args: args, Quiet: true})
-		if err != nil {
-			return nil, fmt.Errorf("disk %s: working out partition positions: %w", d.Device, err)
-		}
-		resolved, err = parseInfo(res.Stdout, infos)
-		if err != nil {
-			return nil, fmt.Errorf("disk %s: %w", d.Device, err)
+		if w.size != nil && *w.size != 0 {
+			pp.Size = *w.size
 		}
 	}
-	// second pass: decide
-	after := map[int]blockdev.Partition{}
-	for _, ep := range existing.Partitions {
-		after[ep.Number] = ep
+	if w.old == nil {
+		pp.Action, pp.Why = PartCreate, "not there"
+		return pp, nil
 	}
-	for _, w := range ws {
-		cp := w.cp
-		pp := PartPlan{Number: cp.Number, Label: deref(cp.Label), Type: upper(cp.TypeGUID), GUID: upper(cp.GUID), Old: w.old}
-		if w.shouldGone {
-			switch {
-			case w.old == nil:
-				pp.Action, pp.Why = PartNothing, "absent, as asked"
-			case w.deletable:
-				pp.Action, pp.Why = PartDelete, "shouldExist is false"
-				delete(after, cp.Number)
-			default:
-				return nil, fmt.Errorf("disk %s: partition %d exists, shouldExist is false, and wipePartitionEntry is not set", d.Device, cp.Number)
-			}
-			dp.Parts = append(dp.Parts, pp)
-			continue
+	why := mismatch(pp, *w.old, ss)
+	switch {
+	case why == "":
+		pp.Action, pp.Why = PartKeep, "matches"
+		pp.Start, pp.Size = w.old.Start, w.old.Size
+	case w.deletable:
+		pp.Action, pp.Why = PartRecreate, why
+	case isTrue(cp.Resize) && mismatch(PartPlan{Label: pp.Label, Type: pp.Type, GUID: pp.GUID, Start: pp.Start, Size: w.old.Size}, *w.old, ss) == "":
+		if pp.Size < w.old.Size {
+			return pp, fmt.Errorf("partition %d: shrinking from %s to %s would lose data; refusing", cp.Number, human(w.old.Size*ss), human(pp.Size*ss))
 		}
-		if r, ok := resolved[cp.Number]; ok {
-			pp.Start, pp.Size = r.Start, r.Size
-		} else if w.old != nil {
-			pp.Start, pp.Size = w.old.Start, w.old.Size
-			if w.start != nil && *w.start != 0 {
-				pp.Start = *w.start
-			}
-			if w.size != nil && *w.size != 0 {
-				pp.Size = *w.size
-			}
-		}
-		if w.old == nil {
-			pp.Action, pp.Why = PartCreate, "not there"
-		} else {
-			why := mismatch(pp, *w.old, ss)
-			switch {
-			case why == "":
-				pp.Action, pp.Why = PartKeep, "matches"
-				pp.Start, pp.Size = w.old.Start, w.old.Size
-			case w.deletable:
-				pp.Action, pp.Why = PartRecreate, why
-			case isTrue(cp.Resize) && mismatch(PartPlan{Label: pp.Label, Type: pp.Type, GUID: pp.GUID, Start: pp.Start, Size: w.old.Size}, *w.old, ss) == "":
-				if pp.Size < w.old.Size {
-					return nil, fmt.Errorf("disk %s: partition %d: shrinking from %s to %s would lose data; refusing", d.Device, cp.Number, human(w.old.Size*ss), human(pp.Size*ss))
-				}
-				pp.Action, pp.Why = PartResize, why
-			default:
-				return nil, fmt.Errorf("disk %s: partition %d does not match the config (%s) and wipePartitionEntry is not set", d.Device, cp.Number, why)
-			}
-		}
-		np := blockdev.Partition{Number: cp.Number, Start: pp.Start, Size: pp.Size, Label: pp.Label, Type: pp.Type, GUID: pp.GUID}
-		if pp.Action == PartKeep || pp.Action == PartResize {
-			if np.Label == "" && cp.Label == nil {
-				np.Label = w.old.Label
-			}
-			if np.Type == "" {
-				np.Type = w.old.Type
-			}
-			if np.GUID == "" {
-				np.GUID = w.old.GUID
-			}
+		pp.Action, pp.Why = PartResize, why
+	default:
+		return pp, fmt.Errorf("partition %d does not match the config (%s) and wipePartitionEntry is not set", cp.Number, why)
+	}
+	return pp, nil
+}
+
+// newEntry is the table entry a created, kept or resized partition will
+// have: what the config gives, the rest from the existing entry (kept or
+// resized) or the default type.
+func newEntry(pp PartPlan, w *want) blockdev.Partition {
+	np := blockdev.Partition{Number: pp.Number, Start: pp.Start, Size: pp.Size, Label: pp.Label, Type: pp.Type, GUID: pp.GUID}
+	if pp.Action == PartKeep || pp.Action == PartResize {
+		if np.Label == "" && w.cp.Label == nil {
+			np.Label = w.old.Label
 		}
 		if np.Type == "" {
-			np.Type = linuxFilesystem
+			np.Type = w.old.Type
 		}
-		after[cp.Number] = np
-		dp.Parts = append(dp.Parts, pp)
+		if np.GUID == "" {
+			np.GUID = w.old.GUID
+		}
 	}
-	// overlaps are refused before anything is written
+	if np.Type == "" {
+		np.Type = linuxFilesystem
+	}
+	return np
+}
+
+// checkLayout refuses, before anything is written, a table whose
+// partitions overlap or share a unique GUID; it returns the table's
+// partitions by number.
+func checkLayout(after map[int]blockdev.Partition) ([]blockdev.Partition, error) {
 	var final []blockdev.Partition
 	for _, ap := range after {
 		final = append(final, ap)
@@ -298,13 +419,20 @@ func (p *planner) planDisk(ctx context.Context, d config.Disk, node string) (*Di
 	for i := 1; i < len(final); i++ {
 		a, b := final[i-1], final[i]
 		if a.Start <= b.End() && b.Start <= a.End() {
-			return nil, fmt.Errorf("disk %s: partitions %d and %d would overlap", d.Device, a.Number, b.Number)
+			return nil, fmt.Errorf("partitions %d and %d would overlap", a.Number, b.Number)
 		}
 	}
-	dp.After = existing
-	dp.After.Partitions = final
-	dp.Args = sgdiskArgs(dp)
-	return dp, nil
+	guids := map[string]int{}
+	for _, ap := range final {
+		if ap.GUID == "" {
+			continue
+		}
+		if n, dup := guids[ap.GUID]; dup {
+			return nil, fmt.Errorf("partitions %d and %d would have the same GUID %s", n, ap.Number, ap.GUID)
+		}
+		guids[ap.GUID] = ap.Number
+	}
+	return final, nil
 }
 
 const linuxFilesystem = "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
@@ -347,7 +475,7 @@ func human(b uint64) string {
 	case b%mib == 0:
 		return fmt.Sprintf("%d MiB", b/mib)
 	case b >= mib:
-		return fmt.Sprintf("%.1f MiB", float64(b)/mib)
+		return fmt.Sprintf("%.1f MiB", float64(b)/float64(mib))
 	}
 	return fmt.Sprintf("%d bytes", b)
 }
