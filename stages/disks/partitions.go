@@ -57,7 +57,8 @@ type DiskPlan struct {
 // Changes says whether the plan writes to the disk.
 func (d *DiskPlan) Changes() bool { return d.WipeTable || d.Args != nil }
 
-// mib is declared in limits.go (uint64).
+// oneMiB is a mebibyte in bytes.
+const oneMiB uint64 = 1 << 20
 
 func upper(s *string) string {
 	if s == nil {
@@ -161,7 +162,7 @@ func (p *planner) readDisk(ctx context.Context, d config.Disk, node string) (*Di
 // label with a NUL or another control character, a start or size that is
 // negative or beyond the disk (which would also overflow in sectors).
 func checkFields(d config.Disk, t blockdev.Table) error {
-	diskMiB := t.Sectors * uint64(t.SectorSize) / mib
+	diskMiB := t.Sectors * uint64(t.SectorSize) / oneMiB
 	for _, cp := range d.Partitions {
 		name := partName(cp)
 		if cp.Label != nil {
@@ -273,14 +274,14 @@ func wants(parts []config.Partition, existing blockdev.Table, ss uint64) []*want
 		w.shouldGone = cp.ShouldExist != nil && !*cp.ShouldExist
 		w.deletable = w.old != nil && wipe
 		if cp.StartMiB != nil {
-			v := uint64(*cp.StartMiB) * mib / ss
+			v := uint64(*cp.StartMiB) * oneMiB / ss
 			w.start = &v
 		} else if w.old != nil && !wipe {
 			v := w.old.Start
 			w.start = &v
 		}
 		if cp.SizeMiB != nil {
-			v := uint64(*cp.SizeMiB) * mib / ss
+			v := uint64(*cp.SizeMiB) * oneMiB / ss
 			w.size = &v
 		} else if w.old != nil && !wipe {
 			v := w.old.Size
@@ -472,10 +473,10 @@ func mismatch(pp PartPlan, old blockdev.Partition, ss uint64) string {
 
 func human(b uint64) string {
 	switch {
-	case b%mib == 0:
-		return fmt.Sprintf("%d MiB", b/mib)
-	case b >= mib:
-		return fmt.Sprintf("%.1f MiB", float64(b)/float64(mib))
+	case b%oneMiB == 0:
+		return fmt.Sprintf("%d MiB", b/oneMiB)
+	case b >= oneMiB:
+		return fmt.Sprintf("%.1f MiB", float64(b)/float64(oneMiB))
 	}
 	return fmt.Sprintf("%d bytes", b)
 }
