@@ -2,27 +2,51 @@ package stages
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ignition-go/ignition/config"
 	"github.com/ignition-go/ignition/internal/command"
+	"github.com/ignition-go/ignition/providers/media"
 )
+
+// deviceWait is Ignition's wait for the ignition.config.device
+// filesystem; the fetch timeout shortens it.
+const deviceWait = 30 * time.Second
 
 // readFromDevice reads a config from a labelled local device
 // (ignition.config.device=<label>, ignition.config.path=<path>): it waits
-// up to 30 s for /dev/disk/by-label/<label>, mounts it read-only, reads the
-// file (resolved inside the mount, at most config.MaxConfigSize bytes) and
-// unmounts.
+// for /dev/disk/by-label/<label> (up to 30 s, or the fetch timeout when
+// that is shorter, saying what it waits for), mounts it read-only, nodev,
+// nosuid and noexec (checked in /proc/self/mountinfo), reads the file
+// (resolved beneath the mount with no symbolic link, a regular file of at
+// most config.MaxConfigSize bytes: a FIFO, device or link there fails at
+// once) and unmounts.
 func readFromDevice(ctx context.Context, e *Engine, label, path string) ([]byte, error) {
+	if label == "." || label == ".." || strings.Contains(label, "/") {
+		return nil, fmt.Errorf("kernel command line: ignition.config.device=%q is not a filesystem label", label)
+	}
 	dev := filepath.Join("/dev/disk/by-label", label)
 	done := e.Log.Op("reading config %q from device %q", path, dev)
 	b, err := func() ([]byte, error) {
-		if !waitFor(30*time.Second, func() bool { _, err := os.Stat(dev); return err == nil }) {
-			return nil, fmt.Errorf("device %s did not appear within 30 s", dev)
+		var fetchTimeout time.Duration
+		if e.Fetcher != nil {
+			fetchTimeout = e.Fetcher.TotalTimeout
+		}
+		wait := media.Bound(fetchTimeout, deviceWait)
+		what := fmt.Sprintf("device %s (ignition.config.device=%s)", dev, label)
+		if err := media.Wait(ctx, e.Log.Infof, what, wait, 200*time.Millisecond, func() (bool, error) {
+			_, err := os.Stat(dev)
+			return err == nil, nil
+		}); err != nil {
+			if errors.Is(err, media.ErrGaveUp) {
+				return nil, fmt.Errorf("device %s did not appear within %v", dev, wait)
+			}
+			return nil, err
 		}
 		mnt, err := os.MkdirTemp("", "ignition-config-device-")
 		if err != nil {
@@ -30,20 +54,17 @@ func readFromDevice(ctx context.Context, e *Engine, label, path string) ([]byte,
 		}
 		defer os.Remove(mnt)
 		run := e.runner()
-		if _, err := run.Run(ctx, command.Cmd{Name: "mount", Args: []string{"-o", "ro", "-t", "auto", dev, mnt}}); err != nil {
+		if _, err := run.Run(ctx, command.Cmd{Name: "mount", Args: []string{"-o", media.Options, "-t", "auto", dev, mnt}}); err != nil {
 			return nil, err
 		}
 		defer run.Run(context.WithoutCancel(ctx), command.Cmd{Name: "umount", Args: []string{mnt}})
-		f, err := os.OpenInRoot(mnt, filepath.Clean("/" + path)[1:])
+		m, err := media.Open(mnt, dev)
 		if err != nil {
 			return nil, err
 		}
-		defer f.Close()
-		b, err := io.ReadAll(io.LimitReader(f, config.MaxConfigSize+1))
-		if err == nil && len(b) > config.MaxConfigSize {
-			return nil, fmt.Errorf("config is larger than the %d MiB limit", config.MaxConfigSize>>20)
-		}
-		return b, err
+		defer m.Close()
+		e.Log.Infof("%s mounted on %s with %s", dev, mnt, m.Options)
+		return m.ReadFile(path, "config", config.MaxConfigSize)
 	}()
 	done(err)
 	return b, err

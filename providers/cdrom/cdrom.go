@@ -7,7 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +15,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ignition-go/ignition/config"
 	"github.com/ignition-go/ignition/providers"
+	"github.com/ignition-go/ignition/providers/media"
 )
 
 // Where block devices are listed and opened, unless Env says otherwise.
@@ -29,9 +31,17 @@ const (
 	cdsDiscOK        = 4
 )
 
-// CustomData waits (until ctx ends, logging every 10 s) for a CD-ROM with
-// a disc whose filesystem is one of fstypes and that holds ovf-env.xml, and
-// returns its CustomData.bin: nil with ErrNoConfig when there is none.
+// Caps of the files on the provisioning CD: custom data is a config;
+// ovf-env.xml carries at most Azure's 64 KiB of base64 custom data besides
+// the provisioning settings.
+const (
+	MaxOvfEnv     = 1 << 20
+	MaxCustomData = config.MaxConfigSize
+)
+
+// CustomData waits (as ReadMedia) for a CD-ROM with a disc whose
+// filesystem is one of fstypes and that holds ovf-env.xml, and returns its
+// CustomData.bin: nil with ErrNoConfig when there is none.
 func CustomData(ctx context.Context, e *providers.Env, fstypes ...string) ([]byte, error) {
 	m, err := ReadMedia(ctx, e, fstypes...)
 	if err == nil && m.CustomData == nil {
@@ -46,30 +56,33 @@ type Media struct {
 	OvfEnv     []byte // ovf-env.xml
 }
 
-// ReadMedia waits (until ctx ends, logging every 10 s) for the
-// provisioning CD-ROM and reads it.
+// ReadMedia waits for the provisioning CD-ROM and reads it. The wait ends
+// with ctx or the fetch timeout, whichever comes first, and says what it
+// waits for once and then every 10 s.
+// The CD is mounted read-only, nodev, nosuid and noexec; ovf-env.xml and
+// CustomData.bin are read only as regular files within their caps, and a
+// symbolic link, FIFO or device in their place fails the read.
 func ReadMedia(ctx context.Context, e *providers.Env, fstypes ...string) (Media, error) {
 	done := e.Log.Op("reading custom data from the provisioning CD-ROM")
-	start := time.Now()
-	lastLog := start
-	for {
-		m, found, err := scan(e, fstypes)
-		if found || err != nil {
-			done(err)
-			return m, err
-		}
-		if time.Since(lastLog) >= 10*time.Second {
-			e.Log.Infof("still waiting for the provisioning CD-ROM (%v)", time.Since(start).Round(time.Second))
-			lastLog = time.Now()
-		}
-		select {
-		case <-ctx.Done():
-			err := fmt.Errorf("no provisioning CD-ROM after %v", time.Since(start).Round(time.Second))
-			done(err)
-			return Media{}, err
-		case <-time.After(time.Second):
-		}
+	var fetchTimeout time.Duration
+	if e.Fetcher != nil {
+		fetchTimeout = e.Fetcher.TotalTimeout
 	}
+	wait := media.Bound(fetchTimeout, 0)
+	start := time.Now()
+	var m Media
+	what := fmt.Sprintf("the provisioning CD-ROM (a CD drive with a disc, %s, holding ovf-env.xml)", strings.Join(fstypes, " or "))
+	err := media.Wait(ctx, e.Log.Infof, what, wait, time.Second, func() (bool, error) {
+		var found bool
+		var err error
+		m, found, err = scan(e, fstypes)
+		return found, err
+	})
+	if errors.Is(err, media.ErrGaveUp) {
+		err = fmt.Errorf("no provisioning CD-ROM after %v: %w", time.Since(start).Round(time.Second), media.ErrGaveUp)
+	}
+	done(err)
+	return m, err
 }
 
 // scan looks at every CD-ROM drive with a disc in it.
@@ -86,7 +99,7 @@ func scan(e *providers.Env, fstypes []string) (m Media, found bool, err error) {
 			continue
 		}
 		for _, fs := range fstypes {
-			m, found, err = readMedia(dev, fs)
+			m, found, err = readMedia(e, dev, fs)
 			if found || err != nil {
 				return m, found, err
 			}
@@ -113,36 +126,33 @@ func discReady(dev string) bool {
 	return err == nil && st == cdsDiscOK
 }
 
-// readMedia mounts dev read-only as fstype; found is true when it is the
-// provisioning media (ovf-env.xml present).
-func readMedia(dev, fstype string) (Media, bool, error) {
+// readMedia mounts dev as fstype (read-only, nodev, nosuid, noexec);
+// found is true when it is the provisioning media: ovf-env.xml is there,
+// as whatever kind of file (one that is not a regular file fails the read).
+func readMedia(e *providers.Env, dev, fstype string) (Media, bool, error) {
 	var m Media
-	mnt, err := os.MkdirTemp("", "ignition-cdrom-")
+	d, err := media.Mount(dev, fstype, "ignition-cdrom-")
 	if err != nil {
-		return m, false, err
-	}
-	defer os.Remove(mnt)
-	if err := unix.Mount(dev, mnt, fstype, unix.MS_RDONLY, ""); err != nil {
+		if errors.Is(err, media.ErrUnsafeMount) {
+			return m, false, err
+		}
 		return m, false, nil // not this filesystem
 	}
-	defer unix.Unmount(mnt, 0)
-	ovf, err := os.Open(filepath.Join(mnt, "ovf-env.xml"))
-	if err != nil {
+	defer d.Close()
+	m.OvfEnv, err = d.ReadFile("ovf-env.xml", "ovf-env.xml", MaxOvfEnv)
+	if errors.Is(err, fs.ErrNotExist) {
 		return m, false, nil
 	}
-	m.OvfEnv, err = io.ReadAll(io.LimitReader(ovf, 1<<20))
-	ovf.Close()
+	e.Log.Infof("provisioning CD-ROM %s (%s) mounted on %s with %s", dev, fstype, d.Path, d.Options)
 	if err != nil {
-		return m, true, fmt.Errorf("%s: ovf-env.xml: %w", dev, err)
+		return Media{}, true, err
 	}
-	f, err := os.Open(filepath.Join(mnt, "CustomData.bin"))
-	if errors.Is(err, os.ErrNotExist) {
+	m.CustomData, err = d.ReadFile("CustomData.bin", "config", MaxCustomData)
+	if errors.Is(err, fs.ErrNotExist) {
 		return m, true, nil
 	}
 	if err != nil {
-		return m, true, fmt.Errorf("%s: CustomData.bin: %w", dev, err)
+		return Media{}, true, err
 	}
-	defer f.Close()
-	m.CustomData, err = providers.ReadConfig(f, dev+": CustomData.bin")
-	return m, true, err
+	return m, true, nil
 }

@@ -17,7 +17,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ignition-go/ignition/config"
 	"github.com/ignition-go/ignition/providers"
+	"github.com/ignition-go/ignition/providers/media"
 )
 
 // Where block devices are listed and opened, unless Env says otherwise.
@@ -27,19 +29,19 @@ const (
 )
 
 // DefaultWait bounds the wait for a drive when the fetch has no timeout.
-const DefaultWait = 2 * time.Minute
+const DefaultWait = media.DefaultWait
+
+// MaxFile caps each file read from a config drive.
+const MaxFile = config.MaxConfigSize
 
 // Wait is how long a provider waits for its drive: the fetch timeout
 // (-fetch-timeout), capped at max when max > 0.
 func Wait(e *providers.Env, max time.Duration) time.Duration {
-	w := DefaultWait
-	if t := e.Fetcher.TotalTimeout; t > 0 {
-		w = t
+	var t time.Duration
+	if e.Fetcher != nil {
+		t = e.Fetcher.TotalTimeout
 	}
-	if max > 0 && max < w {
-		w = max
-	}
-	return w
+	return media.Bound(t, max)
 }
 
 // Drive is a config drive that was found.
@@ -52,26 +54,23 @@ type Drive struct {
 // ErrNoDrive is the end of a wait that found no drive.
 var ErrNoDrive = errors.New("no config drive")
 
-// Find waits until ctx ends for a block device whose filesystem label is
-// one of labels (exactly, as /dev/disk/by-label names it), logging every
-// 10 s what it waits for. It reads the labels itself, so it needs no udev.
+// Find waits until ctx ends, and at most the fetch timeout, for a block
+// device whose filesystem label is one of labels (exactly, as
+// /dev/disk/by-label names it), saying once and then every 10 s what it
+// waits for. It reads the labels itself, so it needs no udev.
 func Find(ctx context.Context, e *providers.Env, labels ...string) (Drive, error) {
+	var d Drive
+	what := "a config drive labelled " + strings.Join(labels, " or ")
 	start := time.Now()
-	lastLog := start
-	for {
-		if d, ok := scan(e, labels); ok {
-			return d, nil
-		}
-		if time.Since(lastLog) >= 10*time.Second {
-			e.Log.Infof("still waiting for a config drive labelled %s (%v)", strings.Join(labels, " or "), time.Since(start).Round(time.Second))
-			lastLog = time.Now()
-		}
-		select {
-		case <-ctx.Done():
-			return Drive{}, fmt.Errorf("%w labelled %s after %v", ErrNoDrive, strings.Join(labels, " or "), time.Since(start).Round(time.Second))
-		case <-time.After(200 * time.Millisecond):
-		}
+	err := media.Wait(ctx, e.Log.Infof, what, Wait(e, 0), 200*time.Millisecond, func() (bool, error) {
+		var ok bool
+		d, ok = scan(e, labels)
+		return ok, nil
+	})
+	if err != nil {
+		return Drive{}, fmt.Errorf("%w labelled %s after %v", ErrNoDrive, strings.Join(labels, " or "), time.Since(start).Round(time.Second))
 	}
+	return d, nil
 }
 
 func scan(e *providers.Env, labels []string) (Drive, bool) {
@@ -132,37 +131,31 @@ func Probe(dev string) (fstype, label string) {
 	return "vfat", l
 }
 
-// Files mounts the drive read-only and reads each path in it (resolved
-// inside the mount, capped at config.MaxConfigSize); a path the drive does
-// not hold is absent from the result.
+// Files mounts the drive read-only, nodev, nosuid and noexec and reads
+// each path in it: resolved beneath the mount with no symbolic link,
+// regular files only, at most MaxFile bytes each (a symbolic link, FIFO,
+// device or larger file fails the read); a path the drive does not hold is
+// absent from the result.
 func (d Drive) Files(e *providers.Env, paths ...string) (map[string][]byte, error) {
 	done := e.Log.Op("reading %s from config drive %s (%s, label %s)", strings.Join(paths, ", "), d.Dev, d.FSType, d.Label)
-	out, err := d.files(paths)
+	out, err := d.files(e, paths)
 	done(err)
 	return out, err
 }
 
-func (d Drive) files(paths []string) (map[string][]byte, error) {
-	mnt, err := os.MkdirTemp("", "ignition-configdrive-")
+func (d Drive) files(e *providers.Env, paths []string) (map[string][]byte, error) {
+	m, err := media.Mount(d.Dev, d.FSType, "ignition-configdrive-")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("mounting config drive %s (%s): %w", d.Dev, d.FSType, err)
 	}
-	defer os.Remove(mnt)
-	if err := unix.Mount(d.Dev, mnt, d.FSType, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		return nil, fmt.Errorf("mounting %s (%s) read-only: %w", d.Dev, d.FSType, err)
-	}
-	defer unix.Unmount(mnt, 0)
+	defer m.Close()
+	e.Log.Infof("config drive %s (%s) mounted on %s with %s", d.Dev, d.FSType, m.Path, m.Options)
 	out := map[string][]byte{}
 	for _, p := range paths {
-		f, err := os.OpenInRoot(mnt, filepath.Clean("/" + p)[1:])
+		b, err := m.ReadFile(p, "config", MaxFile)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", d.Dev, p, err)
-		}
-		b, err := providers.ReadConfig(f, d.Dev+": "+p)
-		f.Close()
 		if err != nil {
 			return nil, err
 		}
@@ -176,7 +169,6 @@ func (d Drive) files(paths []string) (map[string][]byte, error) {
 // it or it is empty. what names the drive in the log ("OpenStack config
 // drive").
 func Fetch(ctx context.Context, e *providers.Env, what string, wait time.Duration, labels []string, path string) ([]byte, error) {
-	e.Log.Infof("waiting up to %v for the %s (label %s)", wait, what, strings.Join(labels, " or "))
 	cctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	d, err := Find(cctx, e, labels...)

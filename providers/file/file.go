@@ -1,13 +1,17 @@
 // Package file reads the config from the file Env.ConfigFile names, else
 // IGNITION_CONFIG_FILE, else ./config.ign: for tests and for running
-// against a directory.
+// against a directory. The file is read only when it is a regular file
+// (a FIFO or device there fails at once instead of blocking), at most
+// config.MaxConfigSize bytes.
 package file
 
 import (
 	"context"
 	"fmt"
 
+	"github.com/ignition-go/ignition/config"
 	"github.com/ignition-go/ignition/providers"
+	"github.com/ignition-go/ignition/providers/media"
 )
 
 func init() { providers.Register("file", func() providers.Provider { return file{} }) }
@@ -25,7 +29,7 @@ func (file) Fetch(_ context.Context, e *providers.Env) ([]byte, error) {
 		name = "config.ign"
 	}
 	done := e.Log.Op("reading config file %s", name)
-	b, err := providers.ReadConfigFile(name)
+	b, err := media.ReadPath(name, "config", config.MaxConfigSize)
 	if err != nil {
 		err = fmt.Errorf("config file: %w", err)
 	}
