@@ -26,6 +26,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"github.com/ignition-go/ignition/config"
+	"github.com/ignition-go/ignition/internal/redact"
 )
 
 // Errors a fetch can end with; match them with errors.Is.
@@ -369,34 +370,9 @@ func parseHash(s string) (hash.Hash, []byte, error) {
 }
 
 // Redact renders a source for logs and errors: data URLs by size only,
-// other URLs without user info (name and password), with every query value
-// hidden (they carry signatures and tokens such as Azure SAS; a bare key
-// is hidden whole) and without a fragment.
-func Redact(source string) string {
-	if strings.HasPrefix(source, "data:") {
-		return fmt.Sprintf("data URL (%d bytes)", len(source))
-	}
-	u, err := url.Parse(source)
-	if err != nil {
-		return "unparseable URL"
-	}
-	u.User = nil
-	if u.RawQuery != "" || u.ForceQuery {
-		parts := strings.Split(u.RawQuery, "&")
-		for i, p := range parts {
-			if k, _, ok := strings.Cut(p, "="); ok {
-				parts[i] = k + "=REDACTED"
-			} else if p != "" {
-				parts[i] = "REDACTED"
-			}
-		}
-		u.RawQuery = strings.Join(parts, "&")
-	}
-	if u.Fragment != "" || u.RawFragment != "" {
-		u.Fragment, u.RawFragment = "REDACTED", ""
-	}
-	return u.String()
-}
+// other URLs without user info, query values or fragment. It is
+// redact.URL, the one rule for every printer of a URL.
+func Redact(source string) string { return redact.URL(source) }
 
 // RedactHeaders renders a header list for logs: the names, every value
 // hidden ("X-Token: REDACTED, X-Empty: (no value)").

@@ -1,8 +1,8 @@
 // Package command runs the external programs the stages need (shadow-utils,
-// systemctl, setfiles, mount, modprobe, the kargs helper and, later, the disk
-// tools) in one way: the argv is logged with secrets hidden, the run is bound
-// to a context, and a failure says the exit status and what the program
-// wrote to stderr. Tests swap in a Fake.
+// systemctl, setfiles, mount, modprobe, the kargs helper, the disk tools)
+// in one way: the argv is logged with secrets and URL credentials hidden,
+// the run is bound to a context, and a failure says the exit status and
+// what the program wrote to stderr. Tests swap in a Fake.
 package command
 
 import (
@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/ignition-go/ignition/internal/redact"
 )
 
 // Cmd is one program to run.
@@ -31,8 +33,9 @@ type Cmd struct {
 	Quiet bool
 }
 
-// String renders the argv for logs, secrets hidden and every argument
-// quoted when it holds anything but plain characters.
+// String renders the argv for logs, secrets hidden, every URL in an
+// argument redacted (redact.Text: no password, no query value) and every
+// argument quoted when it holds anything but plain characters.
 func (c Cmd) String() string {
 	parts := make([]string, 0, len(c.Args)+1)
 	parts = append(parts, quote(c.Name))
@@ -41,7 +44,7 @@ func (c Cmd) String() string {
 			parts = append(parts, "<hidden>")
 			continue
 		}
-		parts = append(parts, quote(a))
+		parts = append(parts, quote(redact.Text(a)))
 	}
 	return strings.Join(parts, " ")
 }
@@ -146,7 +149,8 @@ func (x *Exec) Run(ctx context.Context, c Cmd) (Result, error) {
 		res.ExitCode = cmd.ProcessState.ExitCode()
 	}
 	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
+		// a program may echo a URL it was given (curl under clevis)
+		msg := redact.Text(strings.TrimSpace(stderr.String()))
 		if len(msg) > maxStderr {
 			msg = "…" + msg[len(msg)-maxStderr:]
 		}
