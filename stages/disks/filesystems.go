@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -37,12 +38,20 @@ type FSPlan struct {
 	// deferred: on a RAID array or LUKS volume this run makes, so checked
 	// once it is there
 	deferred bool
+	// size of the partition this run makes for it (0: read from the
+	// device when it is there)
+	size uint64
 }
 
 // Probe is what blkid finds on a device.
 type Probe struct {
 	Type, Label, UUID string
 	PTType            string // a partition table
+	// Others are the types of the other signatures on a device where
+	// blkid's result is ambivalent (an ext4 with a ZFS label left at its
+	// end); Type is then the one libblkid's single probe finds first, the
+	// one Ignition goes by.
+	Others []string
 }
 
 func (p Probe) String() string {
@@ -55,30 +64,69 @@ func (p Probe) String() string {
 		if p.UUID != "" {
 			s += " uuid " + p.UUID
 		}
+		if len(p.Others) > 0 {
+			s += " (and " + strings.Join(p.Others, ", ") + " signatures)"
+		}
 		return s
 	case p.PTType != "":
 		return "a " + p.PTType + " partition table"
+	case len(p.Others) > 0:
+		return strings.Join(p.Others, ", ") + " signatures"
 	}
 	return "nothing"
 }
 
+// found says whether anything is there.
+func (p Probe) found() bool { return p.Type != "" || p.PTType != "" || len(p.Others) > 0 }
+
 // probe runs blkid in low-level mode on a device, or on a stretch of a
 // disk (a partition this run is about to create there).
+//
+// When blkid finds more than one signature it reports an ambivalent
+// result and no TYPE (exit status 8 with util-linux 2.38; older ones exit
+// 2 with "ambivalent result" on stderr). Ignition's libblkid probe then
+// falls back to a single probing step: the first signature in libblkid's
+// probing order wins, with a warning. So does this probe: the device's
+// signatures, in that order, from wipefs --no-act (which walks the same
+// probing chain), or, on a stretch of a disk, blkid restricted to each
+// type this stage knows in libblkid's order.
 func (p *planner) probe(ctx context.Context, dev string, offset, size uint64) (Probe, error) {
+	res, err := p.blkid(ctx, dev, offset, size, "")
+	code := command.ExitCode(err)
+	ambivalent := code == 8 || (code == 2 && bytes.Contains(res.Stderr, []byte("ambivalent")))
+	switch {
+	case ambivalent:
+		pr, err := p.probeAmbivalent(ctx, dev, offset, size)
+		if err != nil {
+			return Probe{}, fmt.Errorf("probing %s (several signatures): %w", dev, err)
+		}
+		if p.log != nil {
+			p.log.Warnf("%s holds several signatures; going by the first, as Ignition does: %s", dev, pr)
+		}
+		return pr, nil
+	case code == 2:
+		return Probe{}, nil // nothing found
+	case err != nil:
+		return Probe{}, fmt.Errorf("probing %s: %w", dev, err)
+	}
+	return parseExport(res.Stdout), nil
+}
+
+func (p *planner) blkid(ctx context.Context, dev string, offset, size uint64, only string) (command.Result, error) {
 	args := []string{"-p", "-o", "export"}
 	if size > 0 {
 		args = append(args, "--offset", strconv.FormatUint(offset, 10), "--size", strconv.FormatUint(size, 10))
 	}
+	if only != "" {
+		args = append(args, "-n", only)
+	}
 	args = append(args, dev)
-	res, err := p.run.Run(ctx, command.Cmd{Name: "blkid", Args: args, Quiet: true})
-	if command.ExitCode(err) == 2 {
-		return Probe{}, nil // nothing found
-	}
-	if err != nil {
-		return Probe{}, fmt.Errorf("probing %s: %w", dev, err)
-	}
+	return p.run.Run(ctx, command.Cmd{Name: "blkid", Args: args, Quiet: true})
+}
+
+func parseExport(out []byte) Probe {
 	var pr Probe
-	sc := bufio.NewScanner(bytes.NewReader(res.Stdout))
+	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		k, v, _ := strings.Cut(sc.Text(), "=")
 		switch k {
@@ -92,6 +140,78 @@ func (p *planner) probe(ctx context.Context, dev string, offset, size uint64) (P
 			pr.PTType = v
 		}
 	}
+	return pr
+}
+
+// probeOrder is the part of libblkid's (2.38) superblock probing order
+// that holds the types this stage makes or reuses: LUKS among the
+// volumes, before every filesystem; then vfat, swap, xfs, ext4, ..., btrfs.
+var probeOrder = []string{"crypto_LUKS", "vfat", "swap", "xfs", "ext4", "btrfs"}
+
+// partitionTables are the types wipefs reports for partition tables
+// (libblkid's partitions chain, probed after every superblock).
+var partitionTables = map[string]bool{"gpt": true, "PMBR": true, "dos": true, "atari": true,
+	"bsd": true, "mac": true, "sgi": true, "solaris": true, "sun": true, "unixware": true, "minix": true, "aix": true}
+
+func (p *planner) probeAmbivalent(ctx context.Context, dev string, offset, size uint64) (Probe, error) {
+	if size > 0 {
+		var pr Probe
+		for _, t := range probeOrder {
+			res, err := p.blkid(ctx, dev, offset, size, t)
+			if command.ExitCode(err) == 2 {
+				continue
+			}
+			if err != nil {
+				return Probe{}, err
+			}
+			if pr.Type == "" {
+				pr = parseExport(res.Stdout)
+			} else {
+				pr.Others = append(pr.Others, t)
+			}
+		}
+		if pr.Type == "" {
+			pr.Others = []string{"unknown"}
+		}
+		return pr, nil
+	}
+	res, err := p.run.Run(ctx, command.Cmd{Name: "wipefs", Args: []string{"--no-act", "--json", dev}, Quiet: true})
+	if err != nil {
+		return Probe{}, err
+	}
+	var out struct {
+		Signatures []struct {
+			Type  string  `json:"type"`
+			Label *string `json:"label"`
+			UUID  *string `json:"uuid"`
+		} `json:"signatures"`
+	}
+	if err := json.Unmarshal(res.Stdout, &out); err != nil {
+		return Probe{}, fmt.Errorf("wipefs --json: %w", err)
+	}
+	var pr Probe
+	seen := map[string]bool{}
+	for _, s := range out.Signatures {
+		switch {
+		case partitionTables[s.Type]:
+			if pr.Type == "" && pr.PTType == "" {
+				pr.PTType = s.Type
+			} else if !seen[s.Type] {
+				pr.Others = append(pr.Others, s.Type)
+			}
+		case pr.Type == "" && pr.PTType == "":
+			pr.Type = s.Type
+			if s.Label != nil {
+				pr.Label = *s.Label
+			}
+			if s.UUID != nil {
+				pr.UUID = *s.UUID
+			}
+		case !seen[s.Type] && s.Type != pr.Type:
+			pr.Others = append(pr.Others, s.Type)
+		}
+		seen[s.Type] = true
+	}
 	return pr, nil
 }
 
@@ -102,6 +222,9 @@ func (p *planner) probe(ctx context.Context, dev string, offset, size uint64) (P
 func (p *planner) planFS(ctx context.Context, f config.Filesystem, fut map[string]future, deferred map[string]bool) (*FSPlan, error) {
 	fp := &FSPlan{Device: f.Device, Format: deref(f.Format), Label: deref(f.Label), UUID: deref(f.UUID),
 		Options: f.Options, MountOptions: f.MountOptions, Path: deref(f.Path), Wipe: isTrue(f.WipeFilesystem)}
+	if err := fp.checkArgs(); err != nil {
+		return nil, err
+	}
 	if deferred[f.Device] {
 		fp.Node, fp.deferred = f.Device, true
 		fp.Action, fp.Why = FSCreate, "unless what is there then can be reused: checked once the device is there"
@@ -128,6 +251,7 @@ func (p *planner) planFS(ctx context.Context, f config.Filesystem, fut map[strin
 	if fresh {
 		fp.Node = n.node
 		ss := uint64(n.disk.Before.SectorSize)
+		fp.size = n.part.Size * ss
 		have, err := p.probe(ctx, n.disk.Node, n.part.Start*ss, n.part.Size*ss)
 		if err != nil {
 			return nil, err
@@ -161,13 +285,13 @@ func (p *planner) decideFS(fp *FSPlan, checkInUse bool) error {
 	switch {
 	case fp.Wipe:
 		fp.Action, fp.Why = FSCreate, "wipeFilesystem"
-		if have.Type != "" || have.PTType != "" {
+		if have.found() {
 			fp.Why += ", replacing " + have.String()
 		}
 		if fp.Format == "none" {
 			fp.Action = FSWipe
 		}
-	case have.Type == "" && have.PTType != "":
+	case have.Type == "" && (have.PTType != "" || len(have.Others) > 0):
 		return fmt.Errorf("filesystem on %s: the device holds %s; set wipeFilesystem to replace it", f.Device, have)
 	case have.Type == "":
 		fp.Action, fp.Why = FSCreate, "nothing there"
@@ -184,12 +308,41 @@ func (p *planner) decideFS(fp *FSPlan, checkInUse bool) error {
 		return fmt.Errorf("filesystem on %s: %s has uuid %s, not %s; set wipeFilesystem to replace it", f.Device, have.Type, have.UUID, fp.UUID)
 	default:
 		fp.Action, fp.Why = FSKeep, "reusing "+have.String()
+		if len(have.Others) > 0 {
+			fp.Why += "; the other signatures stay"
+		}
+	}
+	if fp.Action == FSCreate {
+		size := fp.size
+		if size == 0 {
+			size = deviceSize(p.sys, fp.Node)
+		}
+		if err := checkSize(fp.Format, size, fp.Options); err != nil {
+			return fmt.Errorf("filesystem on %s: %w", f.Device, err)
+		}
 	}
 	if (fp.Action == FSCreate || fp.Action == FSWipe) && checkInUse {
 		if why, err := p.sys.InUse(fp.Node); err != nil {
 			return fmt.Errorf("filesystem on %s: %w", f.Device, err)
 		} else if why != "" {
 			return fmt.Errorf("filesystem on %s: refusing to change a device in use: %s", f.Device, why)
+		}
+	}
+	return nil
+}
+
+// checkArgs refuses, before anything is probed or written, a label the
+// format cannot hold and options that name another device.
+func (fp *FSPlan) checkArgs() error {
+	if fp.Format == "" || fp.Format == "none" {
+		return nil
+	}
+	if err := checkLabel(fp.Format, fp.Label); err != nil {
+		return fmt.Errorf("filesystem on %s: %w", fp.Device, err)
+	}
+	if m, ok := mkfs[fp.Format]; ok {
+		if err := checkOptions(m.name, fp.Options); err != nil {
+			return fmt.Errorf("filesystem on %s: %w", fp.Device, err)
 		}
 	}
 	return nil
@@ -231,7 +384,7 @@ func (fp *FSPlan) cmds() []command.Cmd {
 	if fp.Action != FSCreate && fp.Action != FSWipe {
 		return nil
 	}
-	if fp.Have.Type != "" || fp.Have.PTType != "" || fp.Action == FSWipe {
+	if fp.Have.found() || fp.Action == FSWipe {
 		out = append(out, command.Cmd{Name: "wipefs", Args: []string{"-a", fp.Node}})
 	}
 	if fp.Action == FSWipe {

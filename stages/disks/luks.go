@@ -33,14 +33,52 @@ type LuksPlan struct {
 	// random); it never reaches a log, an error or the printed plan.
 	key       []byte
 	generated bool
-	deferred  bool // on a device this run makes: checked when it is there
+	deferred  bool   // on a device this run makes: checked when it is there
+	size      uint64 // of the partition this run makes for it (0: read from the device)
+}
+
+// checkArgs refuses what cryptsetup would refuse or silently cut: a label
+// longer than LUKS2 keeps, control characters, options that name another
+// device or a file (a detached header, a key file).
+func (l *LuksPlan) checkArgs() error {
+	if l.Label != "" {
+		if err := plainText(l.Label); err != nil {
+			return fmt.Errorf("LUKS %s: label %q: %w", l.Name, l.Label, err)
+		}
+		if len(l.Label) > luksLabelMax {
+			return fmt.Errorf("LUKS %s: label %q is %d bytes; LUKS2 keeps at most %d", l.Name, l.Label, len(l.Label), luksLabelMax)
+		}
+	}
+	for _, opts := range [][]string{l.Options, l.OpenOptions} {
+		if err := checkOptions("cryptsetup", opts); err != nil {
+			return fmt.Errorf("LUKS %s: %w", l.Name, err)
+		}
+	}
+	return nil
+}
+
+// checkSize refuses a device with no room for data after the LUKS2
+// header (unless the options size the header themselves).
+func (l *LuksPlan) checkSize(size uint64) error {
+	if size == 0 {
+		return nil
+	}
+	for _, o := range []string{"--offset", "-o", "--luks2-metadata-size", "--luks2-keyslots-size", "--reduce-device-size"} {
+		if hasOption(l.Options, o) {
+			return nil
+		}
+	}
+	if size < luksMinSize {
+		return fmt.Errorf("LUKS %s: %s is %s; the LUKS2 header alone takes 16 MiB, leaving no room for data", l.Name, l.Device, human(size))
+	}
+	return nil
 }
 
 // Path is where the opened volume appears.
 func (l *LuksPlan) Path() string { return "/dev/mapper/" + l.Name }
 
 // Key is what the files stage needs of a volume: /etc/crypttab's line and,
-// when the volume keeps its key file, /etc/luks/<name>.
+// for a volume without clevis, its key file /etc/luks/<name>.
 type Key struct {
 	Name    string `json:"name"`
 	UUID    string `json:"uuid"`
@@ -61,6 +99,9 @@ func (p *planner) planLuks(ctx context.Context, l config.Luks, fut map[string]fu
 		Options: l.Options, OpenOptions: l.OpenOptions, Discard: isTrue(l.Discard), Wipe: isTrue(l.WipeVolume), Clevis: l.Clevis}
 	if isTrue(l.Cex.Enabled) {
 		return nil, fmt.Errorf("LUKS %s: IBM CEX keys: %w", l.Name, ErrNotSupported)
+	}
+	if err := lp.checkArgs(); err != nil {
+		return nil, err
 	}
 	if src := deref(l.KeyFile.Source); src != "" {
 		if f == nil {
@@ -89,6 +130,7 @@ func (p *planner) planLuks(ctx context.Context, l config.Luks, fut map[string]fu
 		n := fut[lp.Device]
 		lp.Node = n.node
 		ss := uint64(n.disk.Before.SectorSize)
+		lp.size = n.part.Size * ss
 		have, err := p.probe(ctx, n.disk.Node, n.part.Start*ss, n.part.Size*ss)
 		if err != nil {
 			return nil, err
@@ -130,7 +172,7 @@ func (p *planner) decideLuks(ctx context.Context, lp *LuksPlan, exists bool) err
 	switch {
 	case lp.Wipe:
 		lp.Action, lp.Why = "create", "wipeVolume"
-	case have.Type == "" && have.PTType == "":
+	case !have.found():
 		lp.Action, lp.Why = "create", "nothing there"
 	case have.Type != "crypto_LUKS":
 		return fmt.Errorf("LUKS %s: %s holds %s; set wipeVolume to replace it", lp.Name, lp.Device, have)
@@ -156,6 +198,15 @@ func (p *planner) decideLuks(ctx context.Context, lp *LuksPlan, exists bool) err
 			return fmt.Errorf("LUKS %s: the key file does not open the existing volume; set wipeVolume to replace it", lp.Name)
 		}
 		lp.Action, lp.Why = "reuse", "a LUKS2 volume the key opens"
+	}
+	if lp.Action == "create" {
+		size := lp.size
+		if size == 0 && lp.Node != "" {
+			size = deviceSize(p.sys, lp.Node)
+		}
+		if err := lp.checkSize(size); err != nil {
+			return err
+		}
 	}
 	if lp.Action == "create" && exists && lp.Node != "" {
 		if why, err := p.sys.InUse(lp.Node); err != nil {
@@ -259,7 +310,7 @@ func (l *LuksPlan) apply(ctx context.Context, p *planner, o Options) (Key, error
 		return nil
 	}
 	if l.Action == "create" {
-		if l.Wipe || l.Have.Type != "" || l.Have.PTType != "" {
+		if l.Wipe || l.Have.found() {
 			if err := run("wipefs", "-a", l.Node); err != nil {
 				return Key{}, err
 			}
@@ -303,7 +354,10 @@ func (l *LuksPlan) apply(ctx context.Context, p *planner, o Options) (Key, error
 			}
 		}
 	}
-	if !(l.generated && hasClevis(l.Clevis)) {
+	// a volume clevis opens keeps no key file in the target (crypttab says
+	// none): a key file on the disk next to the volume would open it
+	// without the tang server or the TPM, as Ignition also has it
+	if !hasClevis(l.Clevis) {
 		k.KeyFile = l.key
 	}
 	res, err := o.Runner.Run(ctx, command.Cmd{Name: "cryptsetup", Args: []string{"luksUUID", l.Node}, Quiet: true})

@@ -60,7 +60,83 @@ func PlanMounts(cfg config.Config, root string, aliases map[string]string) (*Mou
 	sort.SliceStable(mp.Mounts, func(i, j int) bool {
 		return components(mp.Mounts[i].Path) < components(mp.Mounts[j].Path)
 	})
+	if len(mp.Mounts) == 0 {
+		return mp, nil
+	}
+	r, err := rootfs.Open(root)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	for _, m := range mp.Mounts {
+		// what lies under another mount of this plan is in that
+		// filesystem, not in the root as it is now: checked when mounting
+		upto := m.Path
+		for _, o := range mp.Mounts {
+			if o.Path != m.Path && under(m.Path, o.Path) {
+				upto = o.Path
+			}
+		}
+		if upto == "/" && m.Path != "/" {
+			continue
+		}
+		if err := checkNoSymlink(r, m.Path, upto); err != nil {
+			return nil, err
+		}
+	}
 	return mp, nil
+}
+
+// under says whether p is below dir (clean absolute paths).
+func under(p, dir string) bool {
+	return dir == "/" || strings.HasPrefix(p, dir+"/")
+}
+
+// checkNoSymlink refuses a mount path that goes through a symlink in the
+// root, as Ignition does (it compares the path resolved inside the root
+// with the path as written): a link is allowed only when it resolves to
+// exactly the path it stands at. Mounting through a link would put the
+// filesystem somewhere the config does not name (over the root itself for
+// a link to /). Components are checked down to upto (a prefix of p, or
+// p); a missing one ends the check, as what follows will be made as plain
+// directories.
+func checkNoSymlink(r *rootfs.Root, p, upto string) error {
+	top, err := r.ResolvedHostPath("/")
+	if err != nil {
+		return err
+	}
+	cur := "/"
+	for _, comp := range strings.Split(strings.TrimPrefix(upto, "/"), "/") {
+		if comp == "" {
+			break
+		}
+		next := path.Join(cur, comp)
+		d, err := r.OpenDir(cur)
+		if err != nil {
+			return fmt.Errorf("mount path %s: %w", p, err)
+		}
+		kind, _, err := d.Lstat(comp)
+		var target string
+		if kind == rootfs.Symlink {
+			target, _ = d.Readlink(comp)
+		}
+		d.Close()
+		switch {
+		case err != nil:
+			return fmt.Errorf("mount path %s: %w", p, err)
+		case kind == rootfs.Missing:
+			return nil
+		case kind == rootfs.Symlink:
+			host, err := r.ResolvedHostPath(next)
+			if err != nil || host != path.Join(top, next) {
+				return fmt.Errorf("mount path %s goes through the symlink %s (to %s) in the root; mount paths through symlinks are refused, as Ignition refuses them: name the directory itself", p, next, target)
+			}
+		case kind != rootfs.Directory:
+			return fmt.Errorf("mount path %s: %s is %s, not a directory", p, next, kind)
+		}
+		cur = next
+	}
+	return nil
 }
 
 // components counts a clean absolute path's components ("/" has none).
@@ -133,15 +209,18 @@ func (mp *MountPlan) Apply(ctx context.Context, o Options, record func([]Mounted
 }
 
 // mountPoint makes the mount point (0755, root) with in-root resolution
-// and returns its host path: every component resolved inside the root
-// (a symlink in the image included) and checked to be under it, so mount
-// is never handed a path that a symlink sends elsewhere.
+// and returns its host path, checked to be under the root. A path through
+// a symlink is refused here too (the filesystems mounted before this one
+// are in place now: their symlinks are seen).
 func mountPoint(rootPath, p string) (string, []string, error) {
 	root, err := rootfs.Open(rootPath)
 	if err != nil {
 		return "", nil, err
 	}
 	defer root.Close()
+	if err := checkNoSymlink(root, p, p); err != nil {
+		return "", nil, err
+	}
 	d, made, err := root.MkdirAll(p, 0, 0)
 	if err != nil {
 		return "", made, err

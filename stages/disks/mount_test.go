@@ -25,7 +25,8 @@ func TestMountOrder(t *testing.T) {
 	  {"device":"/dev/s","format":"swap","path":"/swap"}]}}`, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	mp, err := PlanMounts(cfg, "/sysroot", map[string]string{"/dev/b": "/dev/vdb1"})
+	root := t.TempDir()
+	mp, err := PlanMounts(cfg, root, map[string]string{"/dev/b": "/dev/vdb1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,31 +39,66 @@ func TestMountOrder(t *testing.T) {
 	}
 	cfg.Storage.Filesystems = append(cfg.Storage.Filesystems, cfg.Storage.Filesystems[1])
 	cfg.Storage.Filesystems[4].Device = "/dev/d"
-	if _, err := PlanMounts(cfg, "/sysroot", nil); err == nil || !strings.Contains(err.Error(), "both to be mounted at /var") {
+	if _, err := PlanMounts(cfg, root, nil); err == nil || !strings.Contains(err.Error(), "both to be mounted at /var") {
 		t.Errorf("PlanMounts() with two filesystems at /var = %v; want a refusal", err)
 	}
 }
 
-// A mount point that is a symlink in the image resolves inside the root:
-// mount is never given a path that leads out of it.
-func TestMountPointStaysInRoot(t *testing.T) {
+// A mount path through a symlink in the image is refused (Ignition refuses
+// it too): in the plan for the root as it is, when mounting for what a
+// filesystem mounted before brings; a link that resolves to the very path
+// it stands at is not a detour and is allowed.
+func TestMountPathThroughSymlink(t *testing.T) {
+	plan := func(root string, paths ...string) error {
+		var cfg config.Config
+		for i, p := range paths {
+			f := config.Filesystem{Device: "/dev/x" + string(rune('a'+i))}
+			format, path := "ext4", p
+			f.Format, f.Path = &format, &path
+			cfg.Storage.Filesystems = append(cfg.Storage.Filesystems, f)
+		}
+		_, err := PlanMounts(cfg, root, nil)
+		return err
+	}
 	root := t.TempDir()
 	host := t.TempDir() // a host directory the image's symlink names
 	os.MkdirAll(filepath.Join(root, "mnt"), 0o755)
+	os.MkdirAll(filepath.Join(root, "srv", "real"), 0o755)
+	os.Symlink("/", filepath.Join(root, "tmp0"))
 	os.Symlink(host, filepath.Join(root, "mnt", "data"))
-	got, made, err := mountPoint(root, "/mnt/data")
-	if err != nil {
-		t.Fatal(err)
+	os.Symlink("real", filepath.Join(root, "srv", "rel"))
+	for _, c := range []struct {
+		paths []string
+		bad   string
+	}{
+		{[]string{"/tmp0"}, "mount path /tmp0 goes through the symlink /tmp0 (to /)"},
+		{[]string{"/tmp0/var"}, "goes through the symlink /tmp0"},
+		{[]string{"/mnt/data"}, "goes through the symlink /mnt/data"},
+		{[]string{"/srv/rel/x"}, "goes through the symlink /srv/rel (to real)"},
+		{[]string{"/srv/real/x", "/mnt/new"}, ""},
+		// under a filesystem mounted at /srv: that filesystem's tree
+		// counts, checked when mounting
+		{[]string{"/srv", "/srv/rel/x"}, ""},
+	} {
+		err := plan(root, c.paths...)
+		switch {
+		case c.bad == "" && err != nil:
+			t.Errorf("PlanMounts(%v) = %v; want nil", c.paths, err)
+		case c.bad != "" && (err == nil || !strings.Contains(err.Error(), c.bad)):
+			t.Errorf("PlanMounts(%v) = %v; want an error with %q", c.paths, err, c.bad)
+		}
 	}
-	realRoot, _ := filepath.EvalSymlinks(root)
-	if want := filepath.Join(realRoot, host); got != want {
-		t.Errorf("mountPoint() = %q; want %q (the link re-rooted)", got, want)
-	}
-	if len(made) == 0 {
-		t.Errorf("mountPoint() made nothing; want the re-rooted target created")
+	// when mounting: the link found then is refused, nothing is created
+	if _, made, err := mountPoint(root, "/mnt/data/x"); err == nil || !strings.Contains(err.Error(), "goes through the symlink /mnt/data") || len(made) > 0 {
+		t.Errorf("mountPoint(/mnt/data/x) = %v, made %v; want a refusal, nothing made", err, made)
 	}
 	if entries, _ := os.ReadDir(host); len(entries) > 0 {
 		t.Errorf("the host directory %s got %v", host, entries)
+	}
+	got, _, err := mountPoint(root, "/srv/real/y")
+	realRoot, _ := filepath.EvalSymlinks(root)
+	if want := filepath.Join(realRoot, "srv/real/y"); err != nil || got != want {
+		t.Errorf("mountPoint(/srv/real/y) = %q, %v; want %q", got, err, want)
 	}
 }
 

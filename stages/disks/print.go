@@ -7,11 +7,12 @@ import (
 
 	"github.com/ignition-go/ignition/internal/blockdev"
 	"github.com/ignition-go/ignition/internal/command"
+	"github.com/ignition-go/ignition/internal/redact"
 )
 
 // Print writes the plan for -dry-run.
 func (pl *Plan) Print(w io.Writer) {
-	if len(pl.Disks) == 0 && len(pl.Filesystems) == 0 {
+	if len(pl.Disks)+len(pl.Raids)+len(pl.Luks)+len(pl.Filesystems) == 0 {
 		fmt.Fprintln(w, "disks: nothing to do")
 	}
 	for _, dp := range pl.Disks {
@@ -48,8 +49,11 @@ func (pl *Plan) Print(w io.Writer) {
 	}
 	for _, l := range pl.Luks {
 		key := "a key file from the config"
-		if l.generated {
+		switch {
+		case l.generated:
 			key = "a random key"
+		case hasClevis(l.Clevis):
+			key += " (not kept in the target: clevis opens it)"
 		}
 		line := fmt.Sprintf("disks: LUKS %s on %s (%s): %s with %s", l.Name, l.Device, l.Node, l.Action, key)
 		if hasClevis(l.Clevis) {
@@ -62,7 +66,7 @@ func (pl *Plan) Print(w io.Writer) {
 			if t.Offline {
 				from = "from the config"
 			}
-			fmt.Fprintf(w, "disks:   tang %s: advertisement (%s) signed by the key with thumbprint %s (%s)\n", t.URL, from, t.Thumbprint, t.Hash)
+			fmt.Fprintf(w, "disks:   tang %s: advertisement (%s) signed by the key with thumbprint %s (%s)\n", redact.URL(t.URL), from, t.Thumbprint, t.Hash)
 		}
 	}
 	for _, fp := range pl.Filesystems {

@@ -48,6 +48,9 @@ func (p *planner) planRaid(ctx context.Context, r config.Raid, fut map[string]fu
 	if r.Spares != nil {
 		rp.Spares = *r.Spares
 	}
+	if err := checkOptions("mdadm", r.Options); err != nil {
+		return nil, fmt.Errorf("RAID %s: %w", r.Name, err)
+	}
 	for _, d := range r.Devices {
 		if f, ok := fut[d]; ok {
 			rp.Nodes = append(rp.Nodes, f.node)

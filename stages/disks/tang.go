@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ignition-go/ignition/config"
+	"github.com/ignition-go/ignition/internal/redact"
 	"github.com/ignition-go/ignition/resource"
 )
 
@@ -303,9 +304,10 @@ type TangCheck struct {
 func checkTang(ctx context.Context, name string, tangs []config.Tang, f *resource.Fetcher) ([]TangCheck, error) {
 	var out []TangCheck
 	for _, t := range tangs {
+		shown := redact.URL(t.URL) // the URL may carry a password or a token
 		thp := deref(t.Thumbprint)
 		if thp == "" {
-			return nil, fmt.Errorf("LUKS %s: tang %s: no thumbprint to trust its advertisement by", name, t.URL)
+			return nil, fmt.Errorf("LUKS %s: tang %s: no thumbprint to trust its advertisement by", name, shown)
 		}
 		c := TangCheck{URL: t.URL, Thumbprint: thp}
 		var adv []byte
@@ -313,7 +315,7 @@ func checkTang(ctx context.Context, name string, tangs []config.Tang, f *resourc
 			adv, c.Offline = []byte(a), true
 		} else {
 			if f == nil {
-				return nil, fmt.Errorf("LUKS %s: tang %s: no fetcher for the advertisement", name, t.URL)
+				return nil, fmt.Errorf("LUKS %s: tang %s: no fetcher for the advertisement", name, shown)
 			}
 			// what clevis would ask: the advertisement signed by that key
 			u := strings.TrimRight(t.URL, "/") + "/adv/" + url.PathEscape(thp)
@@ -322,15 +324,15 @@ func checkTang(ctx context.Context, name string, tangs []config.Tang, f *resourc
 			adv, err = f.FetchBytes(fctx, u, resource.Options{MaxSize: maxAdvertisement})
 			cancel()
 			if errors.Is(err, resource.ErrNotFound) {
-				return nil, fmt.Errorf("LUKS %s: tang %s: the server has no signing key with thumbprint %s (%s: not found)", name, t.URL, thp, u)
+				return nil, fmt.Errorf("LUKS %s: tang %s: the server has no signing key with thumbprint %s (%s: not found)", name, shown, thp, redact.URL(u))
 			}
 			if err != nil {
-				return nil, fmt.Errorf("LUKS %s: tang %s: advertisement: %w", name, t.URL, err)
+				return nil, fmt.Errorf("LUKS %s: tang %s: advertisement: %w", name, shown, err)
 			}
 		}
 		h, err := checkAdvertisement(adv, thp)
 		if err != nil {
-			return nil, fmt.Errorf("LUKS %s: tang %s: %w", name, t.URL, err)
+			return nil, fmt.Errorf("LUKS %s: tang %s: %w", name, shown, err)
 		}
 		c.Hash, c.adv = h, adv
 		out = append(out, c)

@@ -1,0 +1,288 @@
+package disks
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/ignition-go/ignition/internal/blockdev"
+)
+
+// What mkfs, mkswap and cryptsetup would refuse (or silently change) is
+// refused in the plan, before the first write: a label too long for its
+// format or with characters the format cannot hold, a device too small
+// for the format, and options that name another device. Each limit below
+// was measured on Debian 12's tools (e2fsprogs 1.47.0, xfsprogs 6.1.0,
+// btrfs-progs 6.2, dosfstools 4.2, util-linux 2.38.1, cryptsetup 2.6.1)
+// on image files of growing size; the comment says what the tool did.
+
+const (
+	kib = uint64(1) << 10
+	mib = uint64(1) << 20
+)
+
+// fsLimit is one format's label and size limits.
+type fsLimit struct {
+	label   int    // longest label, in bytes
+	minSize uint64 // smallest device mkfs accepts, in bytes
+	// labelChars, when set, checks the characters a label may hold
+	labelChars func(string) error
+}
+
+var fsLimits = map[string]fsLimit{
+	// mke2fs 1.47.0: a 17-byte label is truncated to 16 with a warning;
+	// 101 KiB fails ("Illegal inode number"), 104 KiB is the smallest made
+	"ext4": {label: 16, minSize: 104 * kib},
+	// mkfs.xfs 6.1.0: a 13-byte label is refused; 300 MiB - 512 bytes is
+	// refused, 300 MiB is made
+	"xfs": {label: 12, minSize: 300 * mib},
+	// mkfs.btrfs 6.2: "label ... is too long (max 255)"; 108 MiB: "minimum
+	// size for each btrfs device is 114294784" (109 MiB)
+	"btrfs": {label: 255, minSize: 109 * mib},
+	// mkswap 2.38.1: a 16-byte label "was truncated" to 15; 36 KiB: "swap
+	// area needs to be at least 40 KiB"
+	"swap": {label: 15, minSize: 40 * kib},
+	// mkfs.fat 4.2: "Label can be no longer than 11 characters"; 48 KiB:
+	// "Too few blocks for viable filesystem", 50 KiB is made
+	"vfat": {label: 11, minSize: 50 * kib, labelChars: vfatLabel},
+}
+
+// vfatForbidden are the characters mkfs.fat 4.2 refuses in a label ("Labels
+// with characters *?.,;:/\|+=<>[]" are not allowed"), each tried alone.
+const vfatForbidden = `*?.,;:/\|+=<>[]"`
+
+// vfatLabel applies mkfs.fat 4.2's rules: none of vfatForbidden, no
+// leading space ("Label can't start with a space character"), and plain
+// ASCII (é and Ä were refused as "characters below 0x20" once converted
+// to the DOS code page).
+func vfatLabel(l string) error {
+	if i := strings.IndexAny(l, vfatForbidden); i >= 0 {
+		return fmt.Errorf("vfat labels cannot hold %q (none of %s)", l[i], vfatForbidden)
+	}
+	if strings.HasPrefix(l, " ") {
+		return fmt.Errorf("vfat labels cannot start with a space")
+	}
+	for _, r := range l {
+		if r > 0x7e {
+			return fmt.Errorf("vfat labels are plain ASCII, not %q", r)
+		}
+	}
+	return nil
+}
+
+// fatSizes are the sizes mkfs.fat 4.2 accepts with -F: FAT12 up to
+// 255 MiB (256 MiB: "Attempting to create a too small or a too large
+// filesystem"), FAT16 from 8208 KiB (8207 KiB refused) to 4095 MiB (4096
+// MiB refused); FAT32 made from 1 MiB up (with a warning below 33 MiB).
+var fatSizes = map[string][2]uint64{
+	"12": {50 * kib, 256*mib - 1},
+	"16": {8208 * kib, 4096*mib - 1},
+	"32": {50 * kib, 0},
+}
+
+// luksLabelMax: cryptsetup 2.6.1 formats with a 100-byte --label and keeps
+// its first 47 bytes, silently.
+const luksLabelMax = 47
+
+// luksMinSize: cryptsetup 2.6.1's LUKS2 header takes 16 MiB; on a 16 MiB
+// device luksFormat succeeds but "Device ... is too small for activation,
+// there is no remaining space for data", so the volume could never open.
+const luksMinSize = 16*mib + 1
+
+// checkLabel refuses what the format's tool would refuse or cut.
+func checkLabel(format, label string) error {
+	if label == "" {
+		return nil
+	}
+	if err := plainText(label); err != nil {
+		return fmt.Errorf("label %q: %w", label, err)
+	}
+	lim, ok := fsLimits[format]
+	if !ok {
+		return nil
+	}
+	if len(label) > lim.label {
+		return fmt.Errorf("label %q is %d bytes; %s labels hold at most %d", label, len(label), format, lim.label)
+	}
+	if lim.labelChars != nil {
+		if err := lim.labelChars(label); err != nil {
+			return fmt.Errorf("label %q: %w", label, err)
+		}
+	}
+	return nil
+}
+
+// plainText refuses NUL and control characters (an argv cannot carry a NUL
+// at all; a tab or newline in a label breaks fstab, crypttab and udev's
+// by-label links) and invalid UTF-8.
+func plainText(s string) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("not valid UTF-8")
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("control character %q", r)
+		}
+	}
+	return nil
+}
+
+// checkSize refuses a device too small for the format (size 0: unknown,
+// not checked). options can change the layout: btrfs's --mixed lowers its
+// minimum (not checked then), vfat's -F picks the FAT size.
+func checkSize(format string, size uint64, options []string) error {
+	if size == 0 {
+		return nil
+	}
+	lim, ok := fsLimits[format]
+	if !ok {
+		return nil
+	}
+	if format == "btrfs" && (hasOption(options, "--mixed") || hasOption(options, "-M")) {
+		return nil
+	}
+	if format == "vfat" {
+		if fat := fatBits(options); fat != "" {
+			r, ok := fatSizes[fat]
+			if !ok {
+				return fmt.Errorf("mkfs.fat -F %s: the FAT size is 12, 16 or 32", fat)
+			}
+			if size < r[0] {
+				return fmt.Errorf("the device is %s; FAT%s needs at least %s", human(size), fat, human(r[0]))
+			}
+			if r[1] != 0 && size > r[1] {
+				return fmt.Errorf("the device is %s; FAT%s holds less than %s", human(size), fat, human(r[1]+1))
+			}
+			return nil
+		}
+	}
+	if size < lim.minSize {
+		return fmt.Errorf("the device is %s; %s needs at least %s", human(size), format, human(lim.minSize))
+	}
+	return nil
+}
+
+// fatBits is the -F of mkfs.fat options ("-F 32", "-F32"), or "".
+func fatBits(options []string) string {
+	for i, o := range options {
+		switch {
+		case o == "-F" && i+1 < len(options):
+			return options[i+1]
+		case strings.HasPrefix(o, "-F") && len(o) > 2:
+			return o[2:]
+		}
+	}
+	return ""
+}
+
+func hasOption(options []string, name string) bool {
+	for _, o := range options {
+		if o == name || strings.HasPrefix(o, name+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// deviceOptions are the options of each program that take a device or a
+// file standing for one: mkfs.xfs's external log and realtime devices
+// (-l logdev=, -r rtdev=), mke2fs's external journal (-J device=),
+// cryptsetup's detached header and key files, mdadm's journal device,
+// bitmap file and backup file. They are refused whatever they name: the
+// plan would have to check that device like the config's own (not in use,
+// not another volume's), and a file in the initramfs is gone at the switch
+// to the real root.
+var deviceOptions = map[string][]string{
+	"mkfs.xfs":   {"logdev", "rtdev"},
+	"mkfs.ext4":  {"device"},
+	"cryptsetup": {"--header", "--key-file", "-d", "--master-key-file", "--volume-key-file", "--header-backup-file", "--detached-header"},
+	"mdadm":      {"--write-journal", "--backup-file", "--bitmap", "-b"},
+}
+
+// checkOptions refuses options that name a device or take one: every
+// argument, and every piece of one split at "=" and ",", that is a path
+// under /dev or names a block device, and the options in deviceOptions.
+// mkfs.btrfs takes extra devices as plain arguments: the same check finds
+// them. ("--bitmap=internal" and "--bitmap=none" are mdadm's own bitmap,
+// not a file, and are allowed.)
+func checkOptions(program string, options []string) error {
+	named := deviceOptions[program]
+	for i, o := range options {
+		if err := plainText(o); err != nil {
+			return fmt.Errorf("option %q: %w", o, err)
+		}
+		name, value, hasValue := strings.Cut(o, "=")
+		for _, d := range named {
+			switch {
+			case strings.HasPrefix(d, "-") && name == d:
+				if program == "mdadm" && (d == "--bitmap" || d == "-b") {
+					v := value
+					if !hasValue && i+1 < len(options) {
+						v = options[i+1]
+					}
+					if v == "internal" || v == "none" || v == "clustered" {
+						continue
+					}
+				}
+				return fmt.Errorf("option %s takes a device or a file; it is not supported (see docs/differences.md)", d)
+			case !strings.HasPrefix(d, "-") && subOption(o, d):
+				return fmt.Errorf("option %q names another device (%s=); it is not supported (see docs/differences.md)", o, d)
+			}
+		}
+		for _, piece := range strings.FieldsFunc(o, func(r rune) bool { return r == '=' || r == ',' }) {
+			if namesDevice(piece) {
+				return fmt.Errorf("option %q names the device %s; options naming another device are not supported (see docs/differences.md)", o, piece)
+			}
+		}
+	}
+	return nil
+}
+
+// subOption says whether a comma-separated sub-option list (as mkfs.xfs's
+// -l and mke2fs's -J take) sets key.
+func subOption(o, key string) bool {
+	for _, kv := range strings.Split(o, ",") {
+		if k, _, ok := strings.Cut(kv, "="); ok && k == key {
+			return true
+		}
+	}
+	return false
+}
+
+// namesDevice says whether s is a path under /dev or one naming a block
+// device (through symlinks).
+func namesDevice(s string) bool {
+	if !filepath.IsAbs(s) {
+		return false
+	}
+	if c := filepath.Clean(s); c == "/dev" || strings.HasPrefix(c, "/dev/") {
+		return true
+	}
+	real, err := filepath.EvalSymlinks(s)
+	if err != nil {
+		return false
+	}
+	_, err = blockdev.DevNum(real)
+	return err == nil
+}
+
+// deviceSize is a block device's size in bytes, from sysfs (0 when it
+// cannot be read: not checked then).
+func deviceSize(sys blockdev.Sys, node string) uint64 {
+	name, err := sys.Name(node)
+	if err != nil {
+		return 0
+	}
+	b, err := os.ReadFile(filepath.Join(sys.Block(), name, "size"))
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n * 512
+}
