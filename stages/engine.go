@@ -23,6 +23,7 @@ import (
 	"github.com/ignition-go/ignition/providers"
 	"github.com/ignition-go/ignition/resource"
 	"github.com/ignition-go/ignition/stages/disks"
+	"github.com/ignition-go/ignition/stages/files"
 )
 
 // Engine holds what every stage needs.
@@ -82,6 +83,10 @@ type State struct {
 	// the key files the files stage persists in the target (the state file
 	// is root's alone, on tmpfs).
 	LuksKeys []disks.Key `json:"luksKeys,omitempty"`
+	// FragmentUsers are the users only the platform fragment names (not
+	// the user's or the base configs): the files stage gives them keys
+	// only as login accounts of the target.
+	FragmentUsers []files.FragmentUser `json:"fragmentUsers,omitempty"`
 }
 
 // FetchedConfig records one config that was read, by redacted source.

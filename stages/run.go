@@ -170,6 +170,7 @@ func planFetch(offline bool) func(ctx context.Context, e *Engine, _ config.Confi
 			return nil, err
 		}
 		if frag != nil {
+			p.st.FragmentUsers = files.FragmentOnly(frag.cfg, e.fragmentUser(), base, user)
 			user = frag.under(user)
 			p.fragment = frag.summary
 			p.st.FetchedConfigs = append(p.st.FetchedConfigs, FetchedConfig{Kind: "platform", Source: "platform " + e.Platform + " metadata (host name, SSH keys)"})
@@ -460,6 +461,12 @@ func (p umountPlan) Apply(ctx context.Context, e *Engine) error {
 	return e.SaveState(st)
 }
 
+// fragmentUser is the distro's user for the platform's keys (platform.conf).
+func (e *Engine) fragmentUser() string {
+	s, _ := e.fragmentSettings()
+	return s.user
+}
+
 // filesPlan writes users, files, directories, links and units into the
 // target root, then the result file.
 type filesPlan struct {
@@ -500,6 +507,7 @@ func (p *filesPlan) Apply(ctx context.Context, e *Engine) error {
 	return files.Apply(ctx, cfg, files.Options{
 		Root: e.Root, Fetcher: f, Log: e.Log, Runner: e.runner(),
 		KeysToAuthorizedKeys: e.KeysToAuthorizedKeys, Result: res, Crypttab: vols, MountPoints: st.MountPoints,
+		FragmentUsers: st.FragmentUsers,
 	})
 }
 

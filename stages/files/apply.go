@@ -1,10 +1,12 @@
 package files
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path"
 	"sort"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"sync/atomic"
 
 	"github.com/ignition-go/ignition/config"
+	"github.com/ignition-go/ignition/internal/accounts"
 	"github.com/ignition-go/ignition/internal/command"
 	"github.com/ignition-go/ignition/internal/rootfs"
 	"github.com/ignition-go/ignition/resource"
@@ -44,6 +47,22 @@ type Options struct {
 	// MountPoints are the directories the mount stage created (in-root
 	// paths): those under a user's home are given to that user.
 	MountPoints []string
+	// FragmentUsers are the users only the platform fragment names (not
+	// the user's or the distro's config): they get keys, or are made, only
+	// as login accounts (see platformUsers).
+	FragmentUsers []FragmentUser
+	// Getent, when set, answers lookups for NSS sources that are not files
+	// (default: the target's own getent, chrooted in it).
+	Getent accounts.Getent
+}
+
+// FragmentUser is a user the platform's metadata names.
+type FragmentUser struct {
+	Name string `json:"name"`
+	// Distro: the distro's own user (platform.conf ssh-keys-user) the
+	// platform's keys go to, such as Flatcar's core (uid 500): its uid is
+	// not held against UID_MIN.
+	Distro bool `json:"distro,omitempty"`
 }
 
 // CryptVolume is one LUKS volume for /etc/crypttab.
@@ -78,16 +97,16 @@ type Applier struct {
 	// paths), for the SELinux relabel.
 	Written []string
 
-	users   map[string]passwdEntry
-	groups  map[string]int
-	touched map[string]bool // users ("u:name") and groups ("g:name") the config changes
-	mu      sync.Mutex
-	dirs    map[string]*rootfs.Dir // directories the commit opened; closed by close
-}
-
-type passwdEntry struct {
-	uid, gid int
-	home     string
+	ctx       context.Context // for the lookups through the target's getent
+	db        *accounts.DB
+	getent    accounts.Getent
+	getentSet bool
+	touched   map[string]bool // users ("u:name") and groups ("g:name") the config changes
+	// accountFiles are the canonical paths of the files useradd and
+	// groupadd change, when the config adds users or groups
+	accountFiles map[string]bool
+	mu           sync.Mutex
+	dirs         map[string]*rootfs.Dir // directories the commit opened; closed by close
 }
 
 // action is what a step does to what is there.
@@ -116,6 +135,9 @@ type step struct {
 	mode   uint32
 	// attrs: uid, gid and mode are known and set on the temp file already
 	attrs bool
+	// tail: what is appended to a kept account file, staged again after
+	// useradd changed the file
+	tail []byte
 }
 
 // kindAfter is what the step leaves at its path.
@@ -139,7 +161,7 @@ func Apply(ctx context.Context, cfg config.Config, o Options) error {
 		return err
 	}
 	defer root.Close()
-	a := &Applier{o: o, Root: root, plan: MakePlan(cfg), dirs: map[string]*rootfs.Dir{}}
+	a := &Applier{o: o, Root: root, plan: MakePlan(cfg), dirs: map[string]*rootfs.Dir{}, ctx: ctx}
 	defer a.close()
 	if err := a.Prepare(ctx); err != nil {
 		a.dropTemps()
@@ -214,11 +236,15 @@ func nodeErr(n Node, err error) error {
 // nothing in the root but temp files, which Commit renames or dropTemps
 // removes.
 func (a *Applier) Prepare(ctx context.Context) error {
+	if a.ctx == nil {
+		a.ctx = ctx
+	}
 	a.view = newView(a.Root)
 	if err := a.loadIDs(); err != nil {
 		return err
 	}
-	var errs []error
+	a.platformUsers()
+	errs := a.predictHomes()
 	for _, n := range a.plan.Nodes {
 		s, err := a.resolveNode(n)
 		if err != nil {
@@ -233,6 +259,8 @@ func (a *Applier) Prepare(ctx context.Context) error {
 	}
 	errs = append(errs, a.checkOwners()...)
 	errs = append(errs, a.checkGenerated()...)
+	errs = append(errs, a.checkKeys()...)
+	a.findAccountFiles()
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
@@ -291,6 +319,8 @@ func (a *Applier) resolveNode(n Node) (*step, error) {
 			s.act = keep
 		case n.Overwrite:
 			s.act = replace
+		case kind == rootfs.Regular && st.disk.predicted:
+			return nil, fmt.Errorf("useradd puts a file there (from %s) and overwrite is false", st.disk.from)
 		case kind == rootfs.Regular:
 			return nil, errors.New("a file exists there already and overwrite is false")
 		default:
@@ -334,7 +364,7 @@ func (a *Applier) resolveNode(n Node) (*step, error) {
 		switch {
 		case kind == rootfs.Missing:
 			s.act = create
-		case !plannedTarget && kind != rootfs.Directory && st.disk.st.Ino == ts.disk.st.Ino && st.disk.st.Dev == ts.disk.st.Dev:
+		case !plannedTarget && !st.disk.predicted && !ts.disk.predicted && kind != rootfs.Directory && st.disk.st.Ino == ts.disk.st.Ino && st.disk.st.Dev == ts.disk.st.Dev:
 			s.act = same
 		case n.Overwrite:
 			s.act = replace
@@ -349,7 +379,7 @@ func (a *Applier) resolveNode(n Node) (*step, error) {
 			return nil, fmt.Errorf("would replace the directory that %q is written in", below)
 		}
 	}
-	if s.act == replace && kind == rootfs.Directory {
+	if s.act == replace && kind == rootfs.Directory && !st.disk.predicted {
 		// a directory replaced with overwrite is removed: never one that
 		// is, or holds, a mount point
 		d, err := a.Root.OpenDirNoSymlinks(path.Dir(canon))
@@ -371,73 +401,129 @@ func (a *Applier) resolveNode(n Node) (*step, error) {
 }
 
 // checkOwners makes sure every owner named by a node will exist: in the
-// target's passwd and group files, or created by the config.
+// target, as its NSS resolves names, or created by the config.
 func (a *Applier) checkOwners() []error {
-	users := map[string]bool{}
+	users := map[string]bool{} // what the config decides
 	groups := map[string]bool{}
-	for n := range a.users {
-		users[n] = true
-	}
-	for n := range a.groups {
-		groups[n] = true
-	}
 	for _, g := range a.plan.Groups {
 		groups[g.Name] = g.ShouldExist == nil || *g.ShouldExist
 	}
 	for _, u := range a.plan.Users {
 		exists := u.ShouldExist == nil || *u.ShouldExist
 		users[u.Name] = exists
-		if exists && !isTrue(u.NoUserGroup) && !groups[u.Name] {
+		if _, decided := groups[u.Name]; exists && !isTrue(u.NoUserGroup) && !decided {
 			groups[u.Name] = true
 		}
 	}
 	var errs []error
 	for _, s := range a.steps {
-		if u := s.n.User.Name; s.n.User.ID == nil && u != nil && *u != "" && !users[*u] {
-			errs = append(errs, nodeErr(s.n, fmt.Errorf("user %q is not in the target's /etc/passwd", *u)))
+		if u := s.n.User.Name; s.n.User.ID == nil && u != nil && *u != "" {
+			if ok, decided := users[*u]; (decided && !ok) || (!decided && !a.userExists(*u)) {
+				errs = append(errs, nodeErr(s.n, a.noUser(*u)))
+			}
 		}
-		if g := s.n.Group.Name; s.n.Group.ID == nil && g != nil && *g != "" && !groups[*g] {
-			errs = append(errs, nodeErr(s.n, fmt.Errorf("group %q is not in the target's /etc/group", *g)))
+		if g := s.n.Group.Name; s.n.Group.ID == nil && g != nil && *g != "" {
+			if ok, decided := groups[*g]; (decided && !ok) || (!decided && !a.groupExists(*g)) {
+				errs = append(errs, nodeErr(s.n, a.noGroup(*g)))
+			}
 		}
 	}
 	return errs
 }
 
+func (a *Applier) noUser(name string) error {
+	return fmt.Errorf("user %q is not in the target (its NSS passwd sources: %s)", name, strings.Join(a.db.Sources("passwd"), " "))
+}
+
+func (a *Applier) noGroup(name string) error {
+	return fmt.Errorf("group %q is not in the target (its NSS group sources: %s)", name, strings.Join(a.db.Sources("group"), " "))
+}
+
 // checkGenerated resolves the paths the commit writes besides the nodes
-// (units, the preset file, the result file): a config or image that makes
-// them unreachable fails here, before anything is written.
+// (units and drop-ins, the preset file, the result file, crypttab and LUKS
+// key files): a config or image that makes them unreachable, or puts a
+// directory where a file must go, fails here, before anything is written.
 func (a *Applier) checkGenerated() []error {
-	var paths []string
+	var files, dirs []string
 	for _, u := range a.plan.Units {
-		paths = append(paths, path.Join(unitDir, u.Name))
+		if u.Contents != nil || u.Mask != nil {
+			files = append(files, path.Join(unitDir, u.Name))
+		}
+		for _, d := range u.Dropins {
+			if d.Contents != nil {
+				dirs = append(dirs, path.Join(unitDir, u.Name+".d"))
+				files = append(files, path.Join(unitDir, u.Name+".d", d.Name))
+			}
+		}
 	}
 	if len(a.plan.Presets) > 0 {
-		paths = append(paths, presetFile)
+		files = append(files, presetFile)
 	}
 	if a.o.Result != nil {
-		paths = append(paths, resultFile)
+		files = append(files, resultFile)
 	}
 	if len(a.o.Crypttab) > 0 {
-		paths = append(paths, crypttabFile)
+		files = append(files, crypttabFile)
 		for _, v := range a.o.Crypttab {
-			paths = append(paths, path.Join(luksKeyDir, v.Name))
+			if v.KeyFile != nil {
+				dirs = append(dirs, luksKeyDir)
+				files = append(files, path.Join(luksKeyDir, v.Name))
+			}
 		}
 	}
 	var errs []error
-	for _, p := range paths {
-		canon, err := a.view.resolve(p, false)
-		if err == nil {
-			var s state
-			s, err = a.view.state(path.Dir(canon))
-			if err == nil && s.kind != rootfs.Directory && s.kind != rootfs.Missing {
-				err = fmt.Errorf("%s is %s, not a directory", path.Dir(canon), s.kind)
-			}
+	for _, p := range dirs {
+		if err := a.checkDirAt(p); err != nil {
+			errs = append(errs, fmt.Errorf("%q: %w", p, err))
 		}
-		if err != nil {
+	}
+	for _, p := range files {
+		if err := a.checkFileAt(p); err != nil {
 			errs = append(errs, fmt.Errorf("%q: %w", p, err))
 		}
 	}
 	return errs
+}
+
+// checkFileAt says whether the commit can write a file at p as the view
+// will be: every directory above it one (or missing, to be made), and no
+// directory at p itself.
+func (a *Applier) checkFileAt(p string) error {
+	canon, err := a.view.resolve(p, false)
+	if err != nil {
+		return err
+	}
+	ps, err := a.view.state(path.Dir(canon))
+	if err != nil {
+		return err
+	}
+	if ps.kind != rootfs.Directory && ps.kind != rootfs.Missing {
+		return fmt.Errorf("%s is %s, not a directory", path.Dir(canon), ps.kind)
+	}
+	s, err := a.view.state(canon)
+	if err != nil {
+		return err
+	}
+	if s.kind == rootfs.Directory {
+		return fmt.Errorf("%s is a directory, where a file goes", canon)
+	}
+	return nil
+}
+
+// checkDirAt says whether p is, or can be made, a directory.
+func (a *Applier) checkDirAt(p string) error {
+	canon, err := a.view.resolve(p, true)
+	if err != nil {
+		return err
+	}
+	s, err := a.view.state(canon)
+	if err != nil {
+		return err
+	}
+	if s.kind != rootfs.Directory && s.kind != rootfs.Missing {
+		return fmt.Errorf("%s is %s, where a directory goes", canon, s.kind)
+	}
+	return nil
 }
 
 // removeLeftovers deletes the temp files a killed run left in the
@@ -476,7 +562,7 @@ func (a *Applier) stageContents(ctx context.Context) error {
 	for _, s := range a.steps {
 		if s.stage != "" {
 			jobs = append(jobs, s)
-			if a.stableOwner(s.n) && a.attrsOf(s) == nil {
+			if a.stableOwner(s.n) && !s.existing.predicted && a.attrsOf(s) == nil {
 				s.attrs = true
 			}
 		}
@@ -550,11 +636,28 @@ func (a *Applier) fill(ctx context.Context, s *step, w *rootfs.FileWriter) error
 			return err
 		}
 	} else if s.act == keep {
-		d, err := a.existingDir(path.Dir(s.canon))
+		from := s.canon
+		if s.existing.predicted {
+			from = s.existing.from // what useradd copies there
+		}
+		d, err := a.existingDir(path.Dir(from))
 		if err != nil {
 			return err
 		}
-		if err := w.CopyFrom(d, path.Base(s.canon)); err != nil {
+		if err := w.CopyFrom(d, path.Base(from)); err != nil {
+			return err
+		}
+		if a.accountFiles[s.canon] {
+			// kept apart too: staged again after useradd and groupadd
+			// changed the file
+			var tail bytes.Buffer
+			for _, part := range n.Append {
+				if err := a.o.Fetcher.Fetch(ctx, deref(part.Source), &tail, resource.FromResource(part)); err != nil {
+					return fmt.Errorf("appending: %w", err)
+				}
+			}
+			s.tail = tail.Bytes()
+			_, err := w.Write(s.tail)
 			return err
 		}
 	}
@@ -617,6 +720,9 @@ func (a *Applier) Commit(ctx context.Context) error {
 	if err := a.loadIDs(); err != nil {
 		return err
 	}
+	if err := a.afterUseradd(); err != nil {
+		return err
+	}
 	if err := a.homeMountPoints(a.plan); err != nil {
 		return err
 	}
@@ -670,21 +776,21 @@ func (a *Applier) attrsOf(s *step) error {
 	case n.User.ID != nil:
 		uid = *n.User.ID
 	case n.User.Name != nil && *n.User.Name != "":
-		u, ok := a.users[*n.User.Name]
+		u, ok := a.db.User(*n.User.Name)
 		if !ok {
-			return nodeErr(n, fmt.Errorf("user %q is not in the target's /etc/passwd", *n.User.Name))
+			return nodeErr(n, a.noUser(*n.User.Name))
 		}
-		uid = u.uid
+		uid = u.UID
 	}
 	switch {
 	case n.Group.ID != nil:
 		gid = *n.Group.ID
 	case n.Group.Name != nil && *n.Group.Name != "":
-		g, ok := a.groups[*n.Group.Name]
+		g, ok := a.db.Group(*n.Group.Name)
 		if !ok {
-			return nodeErr(n, fmt.Errorf("group %q is not in the target's /etc/group", *n.Group.Name))
+			return nodeErr(n, a.noGroup(*n.Group.Name))
 		}
-		gid = g
+		gid = g.GID
 	}
 	s.uid, s.gid = uid, gid
 	switch {
@@ -885,9 +991,8 @@ func (a *Applier) writeBytes(p string, data []byte, mode uint32, uid, gid int) e
 	}
 	defer d.Close()
 	if kind == rootfs.Directory {
-		if err := d.RemoveAll(base); err != nil {
-			return err
-		}
+		// the plan refuses this; something made it since
+		return fmt.Errorf("%s is a directory: %w", p, rootfs.ErrChanged)
 	}
 	a.written(p)
 	return d.WriteFile(base, data, mode, uid, gid)
@@ -900,7 +1005,8 @@ const (
 )
 
 // crypttab writes each LUKS volume's key file (0600 in a 0700 directory)
-// and its line of /etc/crypttab, after what the file already holds:
+// and its line of /etc/crypttab (0600), replacing a line for the same
+// name, so a rerun leaves one line per volume:
 // "<name> UUID=<uuid> <key file or none> luks[,_netdev],x-initrd.attach".
 func (a *Applier) crypttab() error {
 	if len(a.o.Crypttab) == 0 {
@@ -908,7 +1014,7 @@ func (a *Applier) crypttab() error {
 	}
 	done := a.o.Log.Op("writing %s and %d LUKS key file(s)", crypttabFile, len(a.o.Crypttab))
 	err := func() error {
-		var lines strings.Builder
+		var lines []string
 		for _, v := range a.o.Crypttab {
 			key := "none"
 			if v.KeyFile != nil {
@@ -924,16 +1030,34 @@ func (a *Applier) crypttab() error {
 			if v.NetDev {
 				opts += ",_netdev"
 			}
-			fmt.Fprintf(&lines, "%s UUID=%s %s %s,x-initrd.attach\n", v.Name, v.UUID, key, opts)
+			lines = append(lines, fmt.Sprintf("%s UUID=%s %s %s,x-initrd.attach", v.Name, v.UUID, key, opts))
 		}
-		old, _ := a.Root.ReadFile(crypttabFile)
-		if len(old) > 0 && old[len(old)-1] != '\n' {
-			old = append(old, '\n')
+		old, err := a.Root.ReadFile(crypttabFile)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
 		}
-		return a.writeBytes(crypttabFile, append(old, lines.String()...), 0o644, 0, 0)
+		return a.writeBytes(crypttabFile, []byte(crypttabWith(string(old), a.o.Crypttab, lines)), 0o600, 0, 0)
 	}()
 	done(err)
 	return err
+}
+
+// crypttabWith is old with the lines of vols' names replaced by lines.
+func crypttabWith(old string, vols []CryptVolume, lines []string) string {
+	names := map[string]bool{}
+	for _, v := range vols {
+		names[v.Name] = true
+	}
+	var out []string
+	for _, l := range strings.Split(strings.TrimSuffix(old, "\n"), "\n") {
+		if f := strings.Fields(l); len(f) > 0 && names[f[0]] {
+			continue
+		}
+		if l != "" || len(out) > 0 {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(append(out, lines...), "\n") + "\n"
 }
 
 // writeResult writes /etc/.ignition-result.json (0600), keeping an earlier

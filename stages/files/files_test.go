@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ignition-go/ignition/config"
+	"github.com/ignition-go/ignition/internal/command"
 	"github.com/ignition-go/ignition/internal/testenv"
 	"github.com/ignition-go/ignition/resource"
 )
@@ -242,7 +243,7 @@ func TestFailuresLeaveNothingHalfDone(t *testing.T) {
 			errPart: "hash verification failed"},
 		{name: "unknown owner",
 			cfg:     `{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/etc/o","user":{"name":"nobody-here"},"contents":{"source":"data:,x"}}]}}`,
-			errPart: `user "nobody-here" is not in the target's /etc/passwd`},
+			errPart: `user "nobody-here" is not in the target`},
 		{name: "path through an existing file",
 			setup:     func(r string) { os.WriteFile(filepath.Join(r, "etc/plain"), []byte("file"), 0o644) },
 			cfg:       `{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/etc/plain/sub","contents":{"source":"data:,x"}}]}}`,
@@ -550,24 +551,55 @@ func TestRefusedBeforeCommit(t *testing.T) {
 	})
 }
 
-// useradd's skeleton can put a symlink where the plan found nothing; the
-// commit refuses to follow it rather than write elsewhere.
+// What useradd makes in a new home is in the plan: a skeleton link (to
+// /etc) is followed inside the root as it will be after useradd, so a file
+// there that exists is refused before anything changes. What useradd makes
+// that the plan did not foresee is refused at the commit, never written
+// through.
 func TestPathChangedByUseradd(t *testing.T) {
 	testenv.NeedRoot(t, "useradd --root")
 	testenv.NeedTools(t, "useradd")
-	root := skeleton(t)
-	os.MkdirAll(filepath.Join(root, "etc/skel"), 0o755)
-	os.Symlink("/etc", filepath.Join(root, "etc/skel/.config"))
-	os.WriteFile(filepath.Join(root, "etc/evil"), []byte("original"), 0o644)
-	_, err := apply(t, root, `{"ignition":{"version":"3.6.0"},"passwd":{"users":[{"name":"alice"}]},
-	  "storage":{"files":[{"path":"/home/alice/.config/evil","contents":{"source":"data:,pwned"}}]}}`)
-	if err == nil || !strings.Contains(err.Error(), "changed since the plan") {
-		t.Fatalf("Apply = %v; want the changed path refused", err)
-	}
-	if b, _ := os.ReadFile(filepath.Join(root, "etc/evil")); string(b) != "original" {
-		t.Errorf("/etc/evil = %q; want it untouched", b)
-	}
-	if l := leftovers(t, root); len(l) > 0 {
-		t.Errorf("temp files left: %v", l)
-	}
+	t.Run("skeleton link in the plan", func(t *testing.T) {
+		root := skeleton(t)
+		os.MkdirAll(filepath.Join(root, "etc/skel"), 0o755)
+		os.Symlink("/etc", filepath.Join(root, "etc/skel/.config"))
+		os.WriteFile(filepath.Join(root, "etc/evil"), []byte("original"), 0o644)
+		_, err := apply(t, root, `{"ignition":{"version":"3.6.0"},"passwd":{"users":[{"name":"alice"}]},
+		  "storage":{"files":[{"path":"/home/alice/.config/evil","contents":{"source":"data:,pwned"}}]}}`)
+		if err == nil || !strings.Contains(err.Error(), "overwrite is false") {
+			t.Fatalf("Apply = %v; want the path through the skeleton's link refused in the plan", err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(root, "etc/evil")); string(b) != "original" {
+			t.Errorf("/etc/evil = %q; want it untouched", b)
+		}
+		if b, _ := os.ReadFile(filepath.Join(root, "etc/passwd")); strings.Contains(string(b), "alice") {
+			t.Errorf("alice was created though the plan failed")
+		}
+	})
+	t.Run("useradd makes what the plan did not foresee", func(t *testing.T) {
+		root := skeleton(t)
+		os.WriteFile(filepath.Join(root, "etc/evil"), []byte("original"), 0o644)
+		run := &command.Fake{Answer: func(c command.Cmd) (command.Result, error) {
+			if c.Name == "useradd" {
+				os.MkdirAll(filepath.Join(root, "home/alice"), 0o755)
+				os.Symlink("/etc", filepath.Join(root, "home/alice/.config"))
+				f, _ := os.OpenFile(filepath.Join(root, "etc/passwd"), os.O_APPEND|os.O_WRONLY, 0)
+				f.WriteString("alice:x:1000:1000::/home/alice:/bin/sh\n")
+				f.Close()
+			}
+			return command.Result{}, nil
+		}}
+		err := Apply(context.Background(), parse(t, `{"ignition":{"version":"3.6.0"},"passwd":{"users":[{"name":"alice"}]},
+		  "storage":{"files":[{"path":"/home/alice/.config/evil","contents":{"source":"data:,pwned"}}]}}`),
+			Options{Root: root, Fetcher: &resource.Fetcher{}, Log: &testLog{}, Runner: run})
+		if err == nil || !strings.Contains(err.Error(), "changed since the plan") {
+			t.Fatalf("Apply = %v; want the changed path refused", err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(root, "etc/evil")); string(b) != "original" {
+			t.Errorf("/etc/evil = %q; want it untouched", b)
+		}
+		if l := leftovers(t, root); len(l) > 0 {
+			t.Errorf("temp files left: %v", l)
+		}
+	})
 }

@@ -8,39 +8,39 @@ import (
 	"strings"
 
 	"github.com/ignition-go/ignition/config"
+	"github.com/ignition-go/ignition/internal/accounts"
 	"github.com/ignition-go/ignition/internal/command"
 	"github.com/ignition-go/ignition/internal/rootfs"
 )
 
-// loadIDs reads the target root's passwd and group files: owners named in
-// the config are resolved there, never on the machine running the stage.
+// loadIDs looks the target's users and groups up again, as its own NSS
+// does (internal/accounts): owners named in the config are resolved
+// there, never on the machine running the stage.
 func (a *Applier) loadIDs() error {
-	a.users, a.groups = map[string]passwdEntry{}, map[string]int{}
-	if b, err := a.Root.ReadFile("/etc/passwd"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			f := strings.Split(l, ":")
-			if len(f) < 7 {
-				continue
-			}
-			uid, err1 := strconv.Atoi(f[2])
-			gid, err2 := strconv.Atoi(f[3])
-			if err1 == nil && err2 == nil {
-				a.users[f[0]] = passwdEntry{uid: uid, gid: gid, home: f[5]}
-			}
+	if !a.getentSet {
+		a.getentSet = true
+		if a.o.Getent != nil {
+			a.getent = a.o.Getent
+		} else {
+			a.getent = accounts.ChrootGetent(a.Root)
 		}
 	}
-	if b, err := a.Root.ReadFile("/etc/group"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			f := strings.Split(l, ":")
-			if len(f) < 3 {
-				continue
-			}
-			if gid, err := strconv.Atoi(f[2]); err == nil {
-				a.groups[f[0]] = gid
-			}
-		}
+	db, err := accounts.Load(a.ctx, a.Root, accounts.Options{Getent: a.getent, Log: a.o.Log})
+	if err != nil {
+		return err
 	}
+	a.db = db
 	return nil
+}
+
+func (a *Applier) userExists(name string) bool {
+	_, ok := a.db.User(name)
+	return ok
+}
+
+func (a *Applier) groupExists(name string) bool {
+	_, ok := a.db.Group(name)
+	return ok
 }
 
 // run runs a shadow-utils program against the target root.
@@ -70,7 +70,7 @@ func (a *Applier) passwd(ctx context.Context, p Plan) error {
 		if deleting(g.ShouldExist) {
 			continue
 		}
-		_, exists := a.groups[g.Name]
+		exists := a.groupExists(g.Name)
 		args := []string{"--root", root}
 		if g.Gid != nil {
 			args = append(args, "--gid", strconv.Itoa(*g.Gid))
@@ -107,7 +107,7 @@ func (a *Applier) passwd(ctx context.Context, p Plan) error {
 		if !deleting(g.ShouldExist) {
 			continue
 		}
-		if _, exists := a.groups[g.Name]; !exists {
+		if !a.groupExists(g.Name) {
 			continue
 		}
 		if err := a.run(ctx, "groupdel", "--root", root, g.Name); err != nil {
@@ -119,7 +119,7 @@ func (a *Applier) passwd(ctx context.Context, p Plan) error {
 
 func (a *Applier) user(ctx context.Context, u config.PasswdUser) error {
 	root := a.Root.Path
-	_, exists := a.users[u.Name]
+	exists := a.userExists(u.Name)
 	if deleting(u.ShouldExist) {
 		if !exists {
 			return nil
@@ -129,8 +129,7 @@ func (a *Applier) user(ctx context.Context, u config.PasswdUser) error {
 			// userdel exits non-zero when the home directory or mail spool
 			// it was told to remove is missing, after the account is gone:
 			// what was asked for is done.
-			a.loadIDs()
-			if _, still := a.users[u.Name]; !still {
+			if a.loadIDs() == nil && !a.userExists(u.Name) {
 				a.o.Log.Warnf("user %q deleted; userdel also said: %v", u.Name, err)
 				return nil
 			}
@@ -187,8 +186,9 @@ func (a *Applier) user(ctx context.Context, u config.PasswdUser) error {
 }
 
 // sshKeys writes each user's keys: ~/.ssh/authorized_keys.d/ignition, or
-// ~/.ssh/authorized_keys when the distro asks for it; directories 0700 and
-// the file 0600, all owned by the user.
+// ~/.ssh/authorized_keys when the distro asks for it. Directories missing
+// are made 0700 and the file 0600, owned by the user; a directory that is
+// there (the image's, or one the config lists) keeps its mode and owner.
 func (a *Applier) sshKeys(p Plan) error {
 	for _, u := range p.Users {
 		if len(u.SSHAuthorizedKeys) == 0 || deleting(u.ShouldExist) {
@@ -201,33 +201,58 @@ func (a *Applier) sshKeys(p Plan) error {
 	return nil
 }
 
-func (a *Applier) userKeys(u config.PasswdUser) error {
-	e, ok := a.users[u.Name]
-	if !ok {
-		return fmt.Errorf("not in the target's /etc/passwd")
-	}
-	home := e.home
-	if home == "" || home == "/" {
-		return fmt.Errorf("no home directory")
-	}
-	dirs := []string{path.Join(home, ".ssh")}
-	file := path.Join(home, ".ssh", "authorized_keys")
+// keyPaths are the directories and the file a user's keys go to.
+func (a *Applier) keyPaths(home string) (dirs []string, file string) {
+	dirs = []string{path.Join(home, ".ssh")}
+	file = path.Join(home, ".ssh", "authorized_keys")
 	if !a.o.KeysToAuthorizedKeys {
 		dirs = append(dirs, path.Join(home, ".ssh", "authorized_keys.d"))
 		file = path.Join(home, ".ssh", "authorized_keys.d", "ignition")
 	}
+	return dirs, file
+}
+
+func (a *Applier) userKeys(u config.PasswdUser) error {
+	e, ok := a.db.User(u.Name)
+	if !ok {
+		return fmt.Errorf("not found in the target (NSS sources %s)", strings.Join(a.db.Sources("passwd"), " "))
+	}
+	home := e.Home
+	if home == "" || path.Clean(home) == "/" {
+		return fmt.Errorf("no home directory")
+	}
+	dirs, file := a.keyPaths(home)
 	done := a.o.Log.Op("writing %d SSH key(s) for %q to %s", len(u.SSHAuthorizedKeys), u.Name, file)
 	err := func() error {
 		for _, dir := range dirs {
-			if err := a.ensureDir(dir, 0o700, e.uid, e.gid); err != nil {
+			if err := a.makeDir(dir, 0o700, e.UID, e.GID); err != nil {
 				return err
 			}
 		}
 		keys := strings.Join(u.SSHAuthorizedKeys, "\n") + "\n"
-		return a.writeBytes(file, []byte(keys), 0o600, e.uid, e.gid)
+		return a.writeBytes(file, []byte(keys), 0o600, e.UID, e.GID)
 	}()
 	done(err)
 	return err
+}
+
+// makeDir makes p a directory with this mode and owner when nothing is
+// there (inside the root; what is missing above it is created 0755
+// root-owned); a directory that is there is left as it is.
+func (a *Applier) makeDir(p string, mode uint32, uid, gid int) error {
+	d, base, kind, err := a.entry(p)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	switch kind {
+	case rootfs.Missing:
+		a.written(path.Clean(p))
+		return d.Mkdir(base, mode, uid, gid)
+	case rootfs.Directory:
+		return nil
+	}
+	return fmt.Errorf("%s is %s, not a directory", p, kind)
 }
 
 // ensureDir makes p a directory with this mode and owner (inside the root;
@@ -270,7 +295,7 @@ func (a *Applier) homeMountPoints(p Plan) error {
 	type home struct {
 		user string
 		host string
-		e    passwdEntry
+		e    accounts.User
 	}
 	rootReal, err := a.Root.HostPath("/")
 	if err != nil {
@@ -281,17 +306,17 @@ func (a *Applier) homeMountPoints(p Plan) error {
 		if deleting(u.ShouldExist) {
 			continue
 		}
-		e, ok := a.users[u.Name]
-		if !ok || e.home == "" {
+		e, ok := a.db.User(u.Name)
+		if !ok || e.Home == "" {
 			continue
 		}
-		h, err := a.Root.ResolvedHostPath(e.home)
+		h, err := a.Root.ResolvedHostPath(e.Home)
 		if err != nil {
 			continue // no home directory: nothing of it was created
 		}
 		rel := "/" + strings.TrimPrefix(strings.TrimPrefix(h, rootReal), "/")
-		if rel == "/" || depth(rel) < depth(rootfs.Clean(e.home)) {
-			a.o.Log.Warnf("user %q: home directory %q resolves to %q: mount points there are not given to the user", u.Name, e.home, rel)
+		if rel == "/" || depth(rel) < depth(rootfs.Clean(e.Home)) {
+			a.o.Log.Warnf("user %q: home directory %q resolves to %q: mount points there are not given to the user", u.Name, e.Home, rel)
 			continue
 		}
 		homes = append(homes, home{u.Name, h, e})
@@ -311,11 +336,11 @@ func (a *Applier) homeMountPoints(p Plan) error {
 		if best == nil {
 			continue
 		}
-		if err := a.ownDir(m, best.e.uid, best.e.gid); err != nil {
+		if err := a.ownDir(m, best.e.UID, best.e.GID); err != nil {
 			a.o.Log.Warnf("user %q: mount point %q in the home directory: %v; left as it is", best.user, m, err)
 			continue
 		}
-		a.o.Log.Infof("mount point %q is in %q's home directory: owned by %d:%d, mode 0700", m, best.user, best.e.uid, best.e.gid)
+		a.o.Log.Infof("mount point %q is in %q's home directory: owned by %d:%d, mode 0700", m, best.user, best.e.UID, best.e.GID)
 	}
 	return nil
 }

@@ -16,20 +16,27 @@ import (
 // every check is made before the first write.
 type view struct {
 	root    *rootfs.Root
-	planned map[string]*step     // canonical path -> what will be there
-	under   map[string]string    // canonical dir -> a planned path beneath it
-	disk    map[string]diskEntry // lstat cache of canonical on-disk paths
-	dirs    map[string]*rootfs.Dir
+	planned map[string]*step // canonical path -> what will be there
+	// predicted is what useradd makes before the nodes are committed (a
+	// new user's home and its skeleton), by canonical path
+	predicted map[string]diskEntry
+	under     map[string]string    // canonical dir -> a planned path beneath it
+	disk      map[string]diskEntry // lstat cache of canonical on-disk paths
+	dirs      map[string]*rootfs.Dir
 }
 
 type diskEntry struct {
 	kind   rootfs.Kind
 	st     rootfs.Stat
 	target string // symlinks
+	// predicted: not on disk at the plan; useradd makes it (copying from,
+	// a canonical path, for files of the skeleton) before the nodes
+	predicted bool
+	from      string
 }
 
 func newView(r *rootfs.Root) *view {
-	return &view{root: r, planned: map[string]*step{}, under: map[string]string{}, disk: map[string]diskEntry{}, dirs: map[string]*rootfs.Dir{}}
+	return &view{root: r, planned: map[string]*step{}, predicted: map[string]diskEntry{}, under: map[string]string{}, disk: map[string]diskEntry{}, dirs: map[string]*rootfs.Dir{}}
 }
 
 // close releases the directories the view opened for its lookups.
@@ -72,18 +79,21 @@ func (v *view) onDisk(p string) (diskEntry, error) {
 }
 
 // state says what will be at canonical path p: its kind, a symlink's
-// target, and whether it is a directory that is on disk now and stays
-// (so that what is beneath it on disk is still there).
+// target, and whether it is a directory before the nodes are committed
+// that stays one (kept: on disk now, or made by useradd; now: on disk now,
+// so that what is beneath it on disk is still there and temp files can be
+// staged in it).
 type state struct {
 	kind   rootfs.Kind
 	target string
 	kept   bool
-	disk   diskEntry // what is on disk now at p (Missing under a new directory)
+	now    bool
+	disk   diskEntry // what is there before the nodes (Missing under a new directory)
 }
 
 func (v *view) state(p string) (state, error) {
 	if p == "/" {
-		return state{kind: rootfs.Directory, kept: true, disk: diskEntry{kind: rootfs.Directory}}, nil
+		return state{kind: rootfs.Directory, kept: true, now: true, disk: diskEntry{kind: rootfs.Directory}}, nil
 	}
 	ps, err := v.state(path.Dir(p))
 	if err != nil {
@@ -91,19 +101,25 @@ func (v *view) state(p string) (state, error) {
 	}
 	var disk diskEntry
 	if ps.kind == rootfs.Directory && ps.kept {
-		if disk, err = v.onDisk(p); err != nil {
-			return state{}, err
+		if e, ok := v.predicted[p]; ok {
+			disk = e
+		} else if ps.now {
+			if disk, err = v.onDisk(p); err != nil {
+				return state{}, err
+			}
 		}
 	}
 	if s, ok := v.planned[p]; ok {
 		st := state{kind: s.kindAfter(), target: s.n.Target, disk: disk}
 		st.kept = st.kind == rootfs.Directory && disk.kind == rootfs.Directory
+		st.now = st.kept && !disk.predicted
 		return st, nil
 	}
 	if ps.kind != rootfs.Directory {
 		return state{kind: rootfs.Missing}, nil
 	}
-	return state{kind: disk.kind, target: disk.target, kept: disk.kind == rootfs.Directory, disk: disk}, nil
+	dir := disk.kind == rootfs.Directory
+	return state{kind: disk.kind, target: disk.target, kept: dir, now: dir && !disk.predicted, disk: disk}, nil
 }
 
 var errLoop = errors.New("too many levels of symbolic links")
@@ -176,7 +192,7 @@ func (v *view) stagingDir(p string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if s.kind == rootfs.Directory && s.kept {
+		if s.kind == rootfs.Directory && s.now {
 			return d, nil
 		}
 		if d == "/" {

@@ -73,9 +73,8 @@ func (a *Applier) unit(ctx context.Context, u Unit) error {
 		switch {
 		case *u.Mask:
 			if kind == rootfs.Directory {
-				if err := d.RemoveAll(base); err != nil {
-					return err
-				}
+				// the plan refuses this; something made it since
+				return fmt.Errorf("%s is a directory: %w", p, rootfs.ErrChanged)
 			}
 			a.written(p)
 			if err := d.Symlink(base, "/dev/null", 0, 0); err != nil {
