@@ -96,6 +96,7 @@ type source struct {
 	readable bool
 	users    []User
 	groups   []Group
+	byName   map[string]int // the first line of each name
 }
 
 // Files each readable module reads, per database.
@@ -138,10 +139,17 @@ func Load(ctx context.Context, root *rootfs.Root, o Options) (*DB, error) {
 				if err != nil {
 					return nil, err
 				}
+				s.byName = map[string]int{}
 				if dbName == "passwd" {
 					s.users = parsePasswd(string(b), m, s.file)
+					for i := len(s.users) - 1; i >= 0; i-- {
+						s.byName[s.users[i].Name] = i
+					}
 				} else {
 					s.groups = parseGroup(string(b), m, s.file)
+					for i := len(s.groups) - 1; i >= 0; i-- {
+						s.byName[s.groups[i].Name] = i
+					}
 				}
 			}
 			if dbName == "passwd" {
@@ -317,10 +325,8 @@ func (db *DB) ask(database, key, module string) (string, bool) {
 func (db *DB) User(name string) (User, bool) {
 	for _, s := range db.passwd {
 		if s.readable {
-			for _, u := range s.users {
-				if u.Name == name {
-					return u, true
-				}
+			if i, ok := s.byName[name]; ok {
+				return s.users[i], true
 			}
 			continue
 		}
@@ -339,10 +345,8 @@ func (db *DB) User(name string) (User, bool) {
 func (db *DB) Group(name string) (Group, bool) {
 	for _, s := range db.group {
 		if s.readable {
-			for _, g := range s.groups {
-				if g.Name == name {
-					return g, true
-				}
+			if i, ok := s.byName[name]; ok {
+				return s.groups[i], true
 			}
 			continue
 		}

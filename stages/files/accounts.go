@@ -59,7 +59,18 @@ func (a *Applier) platformUsers() {
 func (a *Applier) notForPlatform(name string, f FragmentUser) string {
 	acc, ok := a.db.User(name)
 	if !ok {
-		return "" // a new login account, made by useradd
+		// a new login account, made by useradd, unless its home is there
+		// already: useradd would not make that the user's
+		base, _ := a.useraddDefaults()
+		home := path.Join(base, name)
+		canon, err := a.view.resolve(home, true)
+		if err != nil {
+			return fmt.Sprintf("%s: %v", home, err)
+		}
+		if st, err := a.view.state(canon); err != nil || st.disk.kind != rootfs.Missing {
+			return fmt.Sprintf("not in the target, but its home directory %s is there already (%s, uid %d)", home, st.disk.kind, st.disk.st.Uid)
+		}
+		return ""
 	}
 	if why := a.db.NotLogin(acc, !f.Distro); why != "" {
 		return fmt.Sprintf("%s in the target: %s", acc, why)

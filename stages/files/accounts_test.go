@@ -57,19 +57,22 @@ func TestPlatformUsersOnlyLoginAccounts(t *testing.T) {
 	  {"name":"core","sshAuthorizedKeys":["ssh-ed25519 AAAAcore"]},
 	  {"name":"operator","sshAuthorizedKeys":["ssh-ed25519 AAAAop"]},
 	  {"name":"nobody","sshAuthorizedKeys":["ssh-ed25519 AAAAnb"]},
-	  {"name":"newbie","sshAuthorizedKeys":["ssh-ed25519 AAAAnew"]}]}}`)
+	  {"name":"newbie","sshAuthorizedKeys":["ssh-ed25519 AAAAnew"]},
+	  {"name":"squatted","sshAuthorizedKeys":["ssh-ed25519 AAAAsq"]}]}}`)
+	os.MkdirAll(filepath.Join(root, "home/squatted"), 0o755)
+	os.Chown(filepath.Join(root, "home/squatted"), 4321, 4321)
 	err := Apply(context.Background(), cfg, Options{Root: root, Fetcher: &resource.Fetcher{}, Log: l, Runner: run,
-		FragmentUsers: []FragmentUser{{Name: "core", Distro: true}, {Name: "operator"}, {Name: "nobody"}, {Name: "newbie"}}})
+		FragmentUsers: []FragmentUser{{Name: "core", Distro: true}, {Name: "operator"}, {Name: "nobody"}, {Name: "newbie"}, {Name: "squatted"}}})
 	// newbie is "made" by the fake useradd, so its keys cannot be written
 	if err == nil || !strings.Contains(err.Error(), `user "newbie": SSH keys: not found`) {
 		t.Fatalf("Apply = %v; want only newbie's keys to fail (the fake useradd makes nobody)", err)
 	}
 	ran := strings.Join(run.Lines(), "\n")
-	if !strings.Contains(ran, "useradd") || strings.Contains(ran, "operator") || strings.Contains(ran, "nobody") {
+	if !strings.Contains(ran, "useradd") || strings.Contains(ran, "operator") || strings.Contains(ran, "nobody") || strings.Contains(ran, "squatted") {
 		t.Errorf("ran:\n%s\nwant useradd for newbie only", ran)
 	}
 	logs := strings.Join(l.lines, "\n")
-	for _, u := range []string{"operator", "nobody"} {
+	for _, u := range []string{"operator", "nobody", "squatted"} {
 		if !strings.Contains(logs, `WARN platform metadata: user "`+u+`" skipped`) {
 			t.Errorf("no warning for %s:\n%s", u, logs)
 		}
