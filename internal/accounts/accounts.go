@@ -315,6 +315,9 @@ func (db *DB) ask(database, key, module string) (string, bool) {
 			}
 		} else {
 			a = getentAnswer{line, found}
+			if db.o.Log != nil {
+				db.o.Log.Infof("the target's getent %s %q (for NSS module %s): found %v", database, key, module, found)
+			}
 		}
 	}
 	db.asked[k] = a
