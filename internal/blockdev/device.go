@@ -43,7 +43,10 @@ func devString(dev uint64) string { return fmt.Sprintf("%d:%d", unix.Major(dev),
 // its number; ok is false for a whole disk (or any device that is not a
 // partition).
 func PartitionOf(dev uint64) (disk uint64, number int, ok bool) {
-	dir := "/sys/dev/block/" + devString(dev)
+	dir, err := filepath.EvalSymlinks("/sys/dev/block/" + devString(dev))
+	if err != nil {
+		return 0, 0, false
+	}
 	b, err := os.ReadFile(filepath.Join(dir, "partition"))
 	if err != nil {
 		return 0, 0, false
@@ -52,7 +55,7 @@ func PartitionOf(dev uint64) (disk uint64, number int, ok bool) {
 	if err != nil {
 		return 0, 0, false
 	}
-	d, err := os.ReadFile(filepath.Join(dir, "..", "dev"))
+	d, err := os.ReadFile(filepath.Join(filepath.Dir(dir), "dev"))
 	if err != nil {
 		return 0, 0, false
 	}
@@ -190,17 +193,26 @@ func (s Sys) InUse(dev string) (string, error) {
 		return "", err
 	}
 	for _, h := range hs {
-		why := s.describe(h)
+		if why := s.describe(h); why != "" {
+			return why, nil
+		}
+	}
+	// nothing published names a holder: the kernel's refusal still counts.
+	// A disk is refused while one of its partitions is claimed, so the
+	// partitions are tried first, to name the one that is held.
+	var busy []string
+	for i := range hs {
+		h := hs[(i+1)%len(hs)] // the disk (first) last
 		free, err := claim(h.name, h.dev)
 		if err != nil {
 			return "", err
 		}
-		if !free && why == "" {
-			why = fmt.Sprintf("%s is open exclusively by another program (the kernel refuses an exclusive open)", h.name)
+		if !free {
+			busy = append(busy, h.name)
 		}
-		if why != "" {
-			return why, nil
-		}
+	}
+	if len(busy) > 0 {
+		return fmt.Sprintf("%s is open exclusively by another program (the kernel refuses an exclusive open)", busy[0]), nil
 	}
 	return "", nil
 }

@@ -320,7 +320,13 @@ var partSuffix = regexp.MustCompile(`^(.+)-part([0-9]+)$`)
 func partitionNamed(name string, disks []*DiskPlan) (future, bool, error) {
 	label, byLabel := strings.CutPrefix(name, "/dev/disk/by-partlabel/")
 	guid, byGUID := strings.CutPrefix(name, "/dev/disk/by-partuuid/")
-	content := label + guid
+	content := ""
+	switch {
+	case byLabel:
+		content = label
+	case byGUID:
+		content = guid
+	}
 	now, errNow := blockdev.Resolve(name)
 	if content != "" {
 		var found []future
