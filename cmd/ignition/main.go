@@ -21,6 +21,7 @@ import (
 	"github.com/ignition-go/ignition/internal/log"
 	"github.com/ignition-go/ignition/providers"
 	_ "github.com/ignition-go/ignition/providers/all"
+	"github.com/ignition-go/ignition/providers/detect"
 	"github.com/ignition-go/ignition/providers/rmcfg"
 	"github.com/ignition-go/ignition/resource"
 	"github.com/ignition-go/ignition/stages"
@@ -65,7 +66,8 @@ func (c *choice) Set(v string) error {
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ignition", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	platform := &choice{allowed: providers.Names()}
+	// "auto": found from the firmware (platform.go)
+	platform := &choice{allowed: append(providers.Names(), detect.Auto)}
 	stage := &choice{allowed: stages.Names()}
 	fs.Var(platform, "platform", "current platform. "+fmt.Sprint(platform.allowed))
 	fs.Var(stage, "stage", "execution stage. "+fmt.Sprint(stage.allowed))
@@ -98,6 +100,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if stage.value == "fetch-offline" {
 		// a config that needs the network is the fetch stage's job, not a failure
 		logger.Deferred = []error{resource.ErrNeedNet}
+	}
+	if platform.value == detect.Auto {
+		id, code := resolvePlatform(*state, *dryRun, logger, stderr)
+		if code != exitOK {
+			return code
+		}
+		platform.value = id
 	}
 	logger.Infof("ignition-go %s, stage %s, platform %s", version, stage.value, platform.value)
 	prov, _ := providers.Get(platform.value)
