@@ -151,16 +151,16 @@ func checkSize(format string, size uint64, options []string) error {
 				return fmt.Errorf("mkfs.fat -F %s: the FAT size is 12, 16 or 32", fat)
 			}
 			if size < r[0] {
-				return fmt.Errorf("the device is %s; FAT%s needs at least %s", human(size), fat, human(r[0]))
+				return fmt.Errorf("the device is %s; FAT%s needs at least %s", sizeText(size), fat, sizeText(r[0]))
 			}
 			if r[1] != 0 && size > r[1] {
-				return fmt.Errorf("the device is %s; FAT%s holds less than %s", human(size), fat, human(r[1]+1))
+				return fmt.Errorf("the device is %s; FAT%s holds less than %s", sizeText(size), fat, sizeText(r[1]+1))
 			}
 			return nil
 		}
 	}
 	if size < lim.minSize {
-		return fmt.Errorf("the device is %s; %s needs at least %s", human(size), format, human(lim.minSize))
+		return fmt.Errorf("the device is %s; %s needs at least %s", sizeText(size), format, sizeText(lim.minSize))
 	}
 	return nil
 }
@@ -285,4 +285,17 @@ func deviceSize(sys blockdev.Sys, node string) uint64 {
 		return 0
 	}
 	return n * 512
+}
+
+// sizeText renders a size in the unit the limits were measured in.
+func sizeText(b uint64) string {
+	switch {
+	case b >= mib && b%mib == 0:
+		return fmt.Sprintf("%d MiB", b/mib)
+	case b >= mib:
+		return fmt.Sprintf("%.1f MiB", float64(b)/float64(mib))
+	case b%kib == 0:
+		return fmt.Sprintf("%d KiB", b/kib)
+	}
+	return fmt.Sprintf("%d bytes", b)
 }

@@ -69,7 +69,7 @@ func (l *LuksPlan) checkSize(size uint64) error {
 		}
 	}
 	if size < luksMinSize {
-		return fmt.Errorf("LUKS %s: %s is %s; the LUKS2 header alone takes 16 MiB, leaving no room for data", l.Name, l.Device, human(size))
+		return fmt.Errorf("LUKS %s: %s is %s; the LUKS2 header alone takes 16 MiB, leaving no room for data", l.Name, l.Device, sizeText(size))
 	}
 	return nil
 }
