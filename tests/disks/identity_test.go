@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ignition-go/ignition/internal/testenv"
 )
 
@@ -245,6 +247,43 @@ func TestActiveSwapIsInUse(t *testing.T) {
 	}
 	if after := w.hashes(); after[0] != before[0] {
 		t.Errorf("$disk0 changed; want it unchanged")
+	}
+}
+
+// A partition that nothing the kernel publishes names as held (no mount,
+// no swap, no holder), but that a program holds open exclusively, is in
+// use: the kernel's refusal of an exclusive open decides.
+func TestExclusiveOpenerIsInUse(t *testing.T) {
+	requireRoot(t)
+	w := newWorld(t)
+	w.build([]disk{dataDisk()})
+	dev := w.subst("$disk0p1")
+	fd, err := unix.Open(dev, unix.O_RDONLY|unix.O_EXCL|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("opening %s exclusively: %v", dev, err)
+	}
+	held := true
+	release := func() {
+		if held {
+			unix.Close(fd)
+			held = false
+		}
+	}
+	t.Cleanup(release)
+	w.writeConfig("", cfg(`{"disks": [{"device": "$disk0", "partitions": [{"number": 1, "sizeMiB": 16, "wipePartitionEntry": true}]}]}`))
+	before := w.hashes()
+	failed, out, _ := w.sequence(nil)
+	want := regexp.MustCompile(regexp.QuoteMeta(filepath.Base(dev)) + ` is open exclusively`)
+	if failed != "disks" || !want.MatchString(out) {
+		t.Errorf("stage %q failed with %q; want disks to refuse the disk whose partition is held open", failed, out)
+	}
+	if after := w.hashes(); after[0] != before[0] {
+		t.Errorf("$disk0 changed; want it unchanged")
+	}
+	// once released, the same config runs
+	release()
+	if failed, out, log := w.sequence(nil); failed != "" {
+		t.Errorf("after the release: stage %s failed; want success\n%s\n%s", failed, out, log)
 	}
 }
 
