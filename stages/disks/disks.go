@@ -73,6 +73,9 @@ type planner struct {
 	sys  blockdev.Sys
 	log  Logger
 	wait time.Duration
+	// volumeSizes are the sizes of the LUKS volumes this run opens, by
+	// the paths that will name them (see luks.go)
+	volumeSizes map[string]uint64
 }
 
 // Empty says whether the config asks nothing of the disks stage.

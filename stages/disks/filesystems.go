@@ -226,6 +226,11 @@ func (p *planner) planFS(ctx context.Context, f config.Filesystem, fut map[strin
 		return nil, err
 	}
 	if deferred[f.Device] {
+		if size := p.volumeSizes[f.Device]; size > 0 && fp.Format != "none" {
+			if err := checkSize(fp.Format, size, fp.Options); err != nil {
+				return nil, fmt.Errorf("filesystem on %s (a LUKS volume this run makes): %w", f.Device, err)
+			}
+		}
 		fp.Node, fp.deferred = f.Device, true
 		fp.Action, fp.Why = FSCreate, "unless what is there then can be reused: checked once the device is there"
 		return fp, nil

@@ -153,7 +153,30 @@ func (p *planner) planLuks(ctx context.Context, l config.Luks, fut map[string]fu
 	if err := p.decideLuks(ctx, lp, !fresh); err != nil {
 		return nil, err
 	}
+	p.recordVolumeSize(lp)
 	return lp, lp.checkTang(ctx, f)
+}
+
+// recordVolumeSize notes the size the opened volume will have (the device
+// less the 16 MiB LUKS2 header), so that a filesystem on it is checked in
+// the plan too; not when the options size the header.
+func (p *planner) recordVolumeSize(lp *LuksPlan) {
+	if lp.Action != "create" || lp.checkSize(1) == nil {
+		return
+	}
+	size := lp.size
+	if size == 0 && lp.Node != "" {
+		size = deviceSize(p.sys, lp.Node)
+	}
+	if size <= 16*mib {
+		return
+	}
+	if p.volumeSizes == nil {
+		p.volumeSizes = map[string]uint64{}
+	}
+	for _, path := range []string{lp.Path(), "/dev/disk/by-id/dm-name-" + lp.Name} {
+		p.volumeSizes[path] = size - 16*mib
+	}
 }
 
 // checkTang checks the tang servers' advertisements against the

@@ -120,6 +120,16 @@ var planCheckScenarios = []scenario{
 		why:  `LUKS tiny: \$disk0p1 is 16 MiB; the LUKS2 header alone takes 16 MiB`,
 	},
 	{
+		// the volume is the partition less the 16 MiB LUKS2 header
+		name:   "refuse/xfs-on-a-luks-volume-too-small-before-anything-is-written",
+		before: []disk{{SizeMiB: 400}},
+		config: cfg(`{"disks": [{"device": "$disk0", "partitions": [{"number": 1, "label": "enc", "sizeMiB": 310}]}],
+			"luks": [{"name": "enc", "device": "$disk0p1"}],
+			"filesystems": [{"device": "/dev/mapper/enc", "format": "xfs"}]}`),
+		fail: "disks",
+		why:  `filesystem on /dev/mapper/enc \(a LUKS volume this run makes\): the device is 294 MiB; xfs needs at least 300 MiB`,
+	},
+	{
 		name:   "refuse/luks-label-with-a-newline",
 		before: []disk{{SizeMiB: 64}},
 		config: cfg(`{"disks": [{"device": "$disk0", "partitions": [{"number": 1, "label": "l", "sizeMiB": 32}]}],
