@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 )
@@ -318,9 +319,9 @@ func TestPlanCheckTangURLRedacted(t *testing.T) {
 	const user, pass, token = "tanguser1", "tangpass2", "tangtoken3"
 	secrets := []string{user, pass, token}
 	// a tang server that knows no key: GET /adv/<thp> is 404
-	var asked []string
+	var asked atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		asked = append(asked, r.URL.String())
+		asked.Add(1)
 		http.NotFound(rw, r)
 	}))
 	defer srv.Close()
@@ -371,7 +372,7 @@ func TestPlanCheckTangURLRedacted(t *testing.T) {
 		}
 		check("the failing stage's output", log)
 		w.planSame(before)
-		if len(asked) == 0 {
+		if asked.Load() == 0 {
 			t.Errorf("the tang server was never asked; the refusal is not the one the test is about")
 		}
 	})
