@@ -131,3 +131,21 @@ func TestCheckOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckRaidDevices(t *testing.T) {
+	for _, c := range []struct {
+		level  string
+		active int
+		ok     bool
+	}{
+		{"raid6", 4, true}, {"raid6", 3, false}, {"6", 3, false},
+		{"raid5", 2, true}, {"raid5", 1, false},
+		{"raid10", 1, false}, {"raid4", 1, false},
+		{"raid1", 1, true}, {"raid0", 1, true}, {"linear", 1, true},
+		{"raid1", 0, false},
+	} {
+		if err := checkRaidDevices(c.level, c.active); (err == nil) != c.ok {
+			t.Errorf("checkRaidDevices(%s, %d) = %v; want ok=%v", c.level, c.active, err, c.ok)
+		}
+	}
+}

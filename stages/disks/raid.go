@@ -51,6 +51,9 @@ func (p *planner) planRaid(ctx context.Context, r config.Raid, fut map[string]fu
 	if err := checkOptions("mdadm", r.Options); err != nil {
 		return nil, fmt.Errorf("RAID %s: %w", r.Name, err)
 	}
+	if err := checkRaidDevices(rp.Level, len(r.Devices)-rp.Spares); err != nil {
+		return nil, fmt.Errorf("RAID %s: %w", r.Name, err)
+	}
 	for _, d := range r.Devices {
 		if f, ok := fut[d]; ok {
 			rp.Nodes = append(rp.Nodes, f.node)
@@ -121,6 +124,24 @@ func (r *RaidPlan) apply(ctx context.Context, o Options) error {
 	}
 	if err := waitPath(ctx, r.Path(), 30*time.Second, o); err != nil {
 		return fmt.Errorf("RAID %s: %w", r.Name, err)
+	}
+	return nil
+}
+
+// raidMinDevices are the active devices mdadm 4.2 wants per level: "at
+// least 4 raid-devices needed for level 6", at least 2 for levels 4, 5
+// and 10 (measured with --force, as the stage runs it; raid0, raid1 and
+// linear take one).
+var raidMinDevices = map[string]int{"4": 2, "5": 2, "6": 4, "10": 2}
+
+// checkRaidDevices refuses an array mdadm --create would refuse for its
+// number of active devices (the devices less the spares).
+func checkRaidDevices(level string, active int) error {
+	if active < 1 {
+		return fmt.Errorf("no active device left once the spares are set aside")
+	}
+	if min := raidMinDevices[strings.TrimPrefix(level, "raid")]; active < min {
+		return fmt.Errorf("level %s needs at least %d active devices, not %d", level, min, active)
 	}
 	return nil
 }
