@@ -75,74 +75,180 @@ func (e *Engine) fragmentSettings() (fragmentSettings, error) {
 // and never root.
 var userName = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
 
-// hostName is what /etc/hostname gets from a platform: labels of letters,
-// digits, '-' and '_' joined by dots, at most 64 characters (the kernel's
-// limit); anything else (a display name with spaces, control characters)
-// is not written.
-var hostName = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*$`)
+// hostName returns what /etc/hostname gets from a platform's host name:
+// the name itself when systemd would take it (hostnameValid), else, for a
+// name longer than 64 that is valid otherwise (an FQDN), its first label,
+// as most tools cut an FQDN; a trailing dot is dropped (systemd takes
+// "a.b." and drops it too). note says what was done; ok is false when
+// nothing is to be written.
+func hostName(h string) (name, note string, ok bool) {
+	if strings.HasSuffix(h, ".") && strings.Count(h, ".") >= 2 {
+		h = h[:len(h)-1]
+	}
+	if hostnameValid(h, hostNameMax) {
+		return h, "", true
+	}
+	if len(h) > hostNameMax && hostnameValid(h, len(h)) {
+		first, _, _ := strings.Cut(h, ".")
+		if hostnameValid(first, hostNameMax) {
+			return first, fmt.Sprintf("longer than %d characters: its first label %q", hostNameMax, first), true
+		}
+	}
+	return "", "", false
+}
+
+// hostNameMax is Linux's HOST_NAME_MAX.
+const hostNameMax = 64
+
+// hostnameValid is systemd's rule for a host name (hostname_is_valid(),
+// since v247): ASCII letters, digits and '-' in labels joined by single
+// dots, no label starting or ending with '-', no leading or trailing dot,
+// at most max characters. '_' is not allowed: systemd refuses
+// /etc/hostname with "web_01" and the machine boots as localhost.
+func hostnameValid(h string, max int) bool {
+	if h == "" || len(h) > max {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
 
 // fragment is a rendered platform fragment, with what to log about it.
 type fragment struct {
-	cfg     config.Config
-	summary []string // hostname and keys by fingerprint
+	cfg      config.Config
+	summary  []string // hostname and keys by fingerprint
+	warnings []string // what was left out, and why
 }
 
 // renderFragment turns an identity into a config: /etc/hostname, and each
-// user with their keys.
+// user with their keys (keySet).
 func renderFragment(id providers.Identity, s fragmentSettings) fragment {
 	var f fragment
 	f.cfg.Ignition.Version = config.Newest.String()
-	if id.Hostname != "" && (len(id.Hostname) > 64 || !hostName.MatchString(id.Hostname)) {
-		f.summary = append(f.summary, fmt.Sprintf("skipped the host name %q (not a host name: letters, digits, '-', '_' and '.', at most 64)", id.Hostname))
-	} else if id.Hostname != "" {
-		src := "data:," + url.PathEscape(id.Hostname+"\n")
-		mode, yes := 0o644, true
-		f.cfg.Storage.Files = append(f.cfg.Storage.Files, config.File{
-			Node: config.Node{Path: "/etc/hostname", Overwrite: &yes},
-			Mode: &mode, Contents: config.Resource{Source: &src},
-		})
-		f.summary = append(f.summary, fmt.Sprintf("hostname %q", id.Hostname))
-	}
-	var order []string
-	keys := map[string][]string{}
-	add := func(user, key string) {
-		if _, ok := keys[user]; !ok {
-			order = append(order, user)
-		}
-		for _, k := range keys[user] {
-			if k == key {
-				return
-			}
-		}
-		keys[user] = append(keys[user], key)
-	}
+	f.hostname(id.Hostname)
 	owner := id.User
 	if owner == "" {
 		owner = s.user
 	}
+	ks := keySet{keys: map[string][]string{}, seen: map[string]bool{}}
 	for _, k := range id.Keys {
-		add(owner, k)
+		ks.add(owner, k)
 	}
 	for _, uk := range id.UserKeys {
-		add(uk.User, uk.Key)
+		ks.add(uk.User, uk.Key)
 	}
-	if len(id.Keys) == 0 && id.User != "" {
-		order = append(order, id.User) // the admin user, even without keys
+	f.warnings = append(f.warnings, ks.warnings()...)
+	if ks.dropped > 0 {
+		f.summary = append(f.summary, fmt.Sprintf("left out %d line(s) that are not OpenSSH public keys", ks.dropped))
 	}
-	for _, u := range order {
+	if _, ok := ks.keys[id.User]; id.User != "" && !ok {
+		ks.order = append(ks.order, id.User) // the admin user, even without keys
+	}
+	for _, u := range ks.order {
 		if !userName.MatchString(u) || u == "root" {
 			// what the platform says is not trusted to be a sane user name
 			f.summary = append(f.summary, fmt.Sprintf("skipped the user name %q (not a plain user name)", u))
 			continue
 		}
-		f.cfg.Passwd.Users = append(f.cfg.Passwd.Users, config.PasswdUser{Name: u, SSHAuthorizedKeys: keys[u]})
+		f.cfg.Passwd.Users = append(f.cfg.Passwd.Users, config.PasswdUser{Name: u, SSHAuthorizedKeys: ks.keys[u]})
 		var fps []string
-		for _, k := range keys[u] {
+		for _, k := range ks.keys[u] {
 			fps = append(fps, providers.Fingerprint(k))
 		}
 		f.summary = append(f.summary, fmt.Sprintf("user %q with %d SSH key(s) %s", u, len(fps), strings.Join(fps, " ")))
 	}
 	return f
+}
+
+// keySet collects the keys of each user in the platform's order. Each
+// must be an OpenSSH public key (providers.ParseKey): other lines are left
+// out, the first shownDrops named by fingerprint in a warning, the rest
+// counted; so are duplicates (the same key for the same user, whatever
+// its comment) and keys past providers.FragmentKeys. Linear in the lines.
+type keySet struct {
+	order         []string
+	keys          map[string][]string
+	seen          map[string]bool // user NUL type blob
+	total         int
+	dropped, over int
+	droppedShown  []string
+}
+
+// shownDrops is how many dropped key lines are named one by one in the
+// log; the rest are counted.
+const shownDrops = 5
+
+func (ks *keySet) add(user, line string) {
+	k, err := providers.ParseKey(line)
+	if err != nil {
+		if ks.dropped++; ks.dropped <= shownDrops {
+			ks.droppedShown = append(ks.droppedShown, fmt.Sprintf("left out a key line for %q (%s): %v", user, providers.Fingerprint(line), err))
+		}
+		return
+	}
+	name := user + "\x00" + k.ID()
+	switch {
+	case ks.seen[name]:
+		return
+	case ks.total >= providers.FragmentKeys:
+		ks.over++
+		return
+	}
+	ks.seen[name] = true
+	ks.total++
+	if _, ok := ks.keys[user]; !ok {
+		ks.order = append(ks.order, user)
+	}
+	ks.keys[user] = append(ks.keys[user], line)
+}
+
+// warnings says what was left out.
+func (ks *keySet) warnings() []string {
+	w := ks.droppedShown
+	if ks.dropped > shownDrops {
+		w = append(w, fmt.Sprintf("left out %d more key lines that are not OpenSSH public keys", ks.dropped-shownDrops))
+	}
+	if ks.over > 0 {
+		w = append(w, fmt.Sprintf("more than %d keys: left out the last %d", providers.FragmentKeys, ks.over))
+	}
+	return w
+}
+
+// hostname renders /etc/hostname, when the platform's name is one systemd
+// takes.
+func (f *fragment) hostname(h string) {
+	if h == "" {
+		return
+	}
+	name, note, ok := hostName(h)
+	if !ok {
+		if len(h) > 80 {
+			h = h[:80] + "..."
+		}
+		f.summary = append(f.summary, fmt.Sprintf("skipped the host name %q (systemd takes letters, digits and '-' in dot-separated labels, at most %d characters)", h, hostNameMax))
+		return
+	}
+	src := "data:," + url.PathEscape(name+"\n")
+	mode, yes := 0o644, true
+	f.cfg.Storage.Files = append(f.cfg.Storage.Files, config.File{
+		Node: config.Node{Path: "/etc/hostname", Overwrite: &yes},
+		Mode: &mode, Contents: config.Resource{Source: &src},
+	})
+	if note != "" {
+		f.summary = append(f.summary, fmt.Sprintf("hostname %q (%q is %s)", name, h, note))
+		return
+	}
+	f.summary = append(f.summary, fmt.Sprintf("hostname %q", name))
 }
 
 // under puts the fragment under the user's config: what the user's config
@@ -196,7 +302,10 @@ func (e *Engine) platformFragment(ctx context.Context) (*fragment, error) {
 		return nil, nil
 	}
 	done := e.Log.Op("reading the host name and SSH keys %s publishes", e.Platform)
-	id, err := ip.Identity(ctx, e.providerEnv())
+	// every metadata read of the fragment shares one budget of bytes and
+	// reads: what is past it is left out with a warning
+	budget := providers.NewBudget(providers.FragmentBytes, providers.FragmentReads)
+	id, err := ip.Identity(providers.WithBudget(ctx, budget), e.providerEnv())
 	done(err)
 	if err != nil {
 		return nil, fmt.Errorf("platform %s: host name and SSH keys: %w", e.Platform, err)
@@ -206,6 +315,9 @@ func (e *Engine) platformFragment(ctx context.Context) (*fragment, error) {
 		return nil, nil
 	}
 	f := renderFragment(id, s)
+	for _, w := range f.warnings {
+		e.Log.Warnf("platform fragment from %s: %s", e.Platform, w)
+	}
 	e.Log.Infof("platform fragment from %s: %s", e.Platform, strings.Join(f.summary, "; "))
 	return &f, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/ignition-go/ignition/config"
 	"github.com/ignition-go/ignition/providers"
 	"github.com/ignition-go/ignition/providers/cdrom"
+	"github.com/ignition-go/ignition/providers/metadata"
 	"github.com/ignition-go/ignition/resource"
 )
 
@@ -23,15 +24,10 @@ func (a *azure) Identity(ctx context.Context, e *providers.Env) (providers.Ident
 		return id, resource.ErrNeedNet
 	}
 	get := func(what, format string) ([]byte, error) {
-		b, err := e.Fetcher.FetchBytes(ctx, imds+what+"?"+apiVersion+"&format="+format, resource.Options{
+		return metadata.Get(ctx, e, imds+what+"?"+apiVersion+"&format="+format, resource.Options{
 			Headers:     []config.HTTPHeader{{Name: "Metadata", Value: strp("true")}},
 			RetryStatus: func(code int) bool { return code == 410 || code == 429 }, // warming up
-			MaxSize:     1 << 20,
 		})
-		if errors.Is(err, resource.ErrNotFound) {
-			return nil, nil
-		}
-		return b, err
 	}
 	u, err := get("osProfile/adminUsername", "text")
 	if err != nil {
@@ -51,7 +47,9 @@ func (a *azure) Identity(ctx context.Context, e *providers.Env) (providers.Ident
 			KeyData string `json:"keyData"`
 		}
 		if err := json.Unmarshal(raw, &keys); err != nil {
-			return id, errors.New("IMDS publicKeys is not the documented JSON list")
+			// best effort: the admin user and host name still count
+			e.Log.Warnf("Azure: IMDS publicKeys is not the documented JSON list; no keys from it")
+			keys = nil
 		}
 		for _, k := range keys {
 			id.Keys = append(id.Keys, providers.KeyLines(k.KeyData)...)
@@ -75,7 +73,8 @@ func (a *azure) Identity(ctx context.Context, e *providers.Env) (providers.Ident
 	}
 	o, err := parseOvfEnv(ovf)
 	if err != nil {
-		return id, err
+		e.Log.Warnf("Azure: the provisioning CD's %v; no admin user or keys from it", err)
+		return id, nil
 	}
 	if id.Hostname == "" {
 		id.Hostname = o.HostName

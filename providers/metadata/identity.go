@@ -1,10 +1,10 @@
 package metadata
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"sort"
 	"strings"
 
@@ -13,17 +13,104 @@ import (
 	"github.com/ignition-go/ignition/resource"
 )
 
-// Text gets a small text value ("" when the service answers 404), with
-// the headers the service wants.
-func Text(ctx context.Context, e *providers.Env, url string, headers ...config.HTTPHeader) (string, error) {
+// readStatus says what a budgeted read got.
+type readStatus int
+
+const (
+	notFound readStatus = iota // 404, or the budget had no read left
+	whole                      // the whole body
+	cut                        // the body up to what the budget had left
+)
+
+// errOverBudget stops a body at the budget.
+var errOverBudget = errors.New("over the platform fragment's read budget")
+
+// capWriter keeps at most max bytes, then fails the copy with
+// errOverBudget: the fetch stops reading the body there.
+type capWriter struct {
+	b   []byte
+	max int64
+}
+
+func (w *capWriter) Write(p []byte) (int, error) {
+	if room := w.max - int64(len(w.b)); int64(len(p)) > room {
+		w.b = append(w.b, p[:room]...)
+		return int(room), errOverBudget
+	}
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+// read gets one metadata value within the budget of ctx (see
+// providers.BudgetOf): one read of it, and as many bytes as it has left;
+// a longer body is cut there, and the log says so. A 404 is notFound, as
+// is a read the budget has no room for.
+func read(ctx context.Context, e *providers.Env, url string, o resource.Options) ([]byte, readStatus, error) {
 	if e.Fetcher.Offline {
-		return "", resource.ErrNeedNet
+		return nil, notFound, resource.ErrNeedNet
 	}
-	b, err := e.Fetcher.FetchBytes(ctx, url, resource.Options{MaxSize: 1 << 20, Headers: headers})
-	if errors.Is(err, resource.ErrNotFound) {
-		return "", nil
+	b := providers.BudgetOf(ctx)
+	limit, ok, first := b.Read()
+	if !ok {
+		if first {
+			e.Log.Warnf("platform fragment: the read budget (%d reads, %d bytes) is spent; %s and what follows are left out", providers.FragmentReads, providers.FragmentBytes, resource.Redact(url))
+		}
+		return nil, notFound, nil
 	}
-	return strings.TrimSpace(string(b)), err
+	w := &capWriter{max: limit}
+	o.Rewind = func() error { w.b = w.b[:0]; return nil }
+	err := e.Fetcher.Fetch(ctx, url, w, o)
+	b.Spend(int64(len(w.b)))
+	switch {
+	case errors.Is(err, errOverBudget):
+		e.Log.Warnf("platform fragment: %s is longer than the %d bytes the read budget has left; cut there", resource.Redact(url), limit)
+		return w.b, cut, nil
+	case errors.Is(err, resource.ErrNotFound):
+		return nil, notFound, nil
+	case err != nil:
+		return nil, notFound, err
+	}
+	return w.b, whole, nil
+}
+
+// Text gets a small text value ("" when the service answers 404, or when
+// it is longer than the read budget allows), with the headers the service
+// wants.
+func Text(ctx context.Context, e *providers.Env, url string, headers ...config.HTTPHeader) (string, error) {
+	b, st, err := read(ctx, e, url, resource.Options{Headers: headers})
+	if st != whole {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// Get is Text with fetch options (headers, statuses to retry), as bytes:
+// nil when not found or longer than the read budget allows.
+func Get(ctx context.Context, e *providers.Env, url string, o resource.Options) ([]byte, error) {
+	b, st, err := read(ctx, e, url, o)
+	if st != whole {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Lines gets a list of lines (authorized_keys lines: blank lines and
+// comments dropped), nil on a 404. A list longer than the read budget
+// allows keeps its whole lines up to there.
+func Lines(ctx context.Context, e *providers.Env, url string, headers ...config.HTTPHeader) ([]string, error) {
+	b, st, err := read(ctx, e, url, resource.Options{Headers: headers})
+	if err != nil {
+		return nil, err
+	}
+	return providers.KeyLines(WholeLines(b, st == cut)), nil
+}
+
+// WholeLines is b as text, without a last line that was cut.
+func WholeLines(b []byte, wasCut bool) string {
+	if wasCut {
+		b = b[:bytes.LastIndexByte(b, '\n')+1]
+	}
+	return string(b)
 }
 
 // Identity reads a host name and a list of public keys from two URLs of a
@@ -36,14 +123,14 @@ func Identity(ctx context.Context, e *providers.Env, hostnameURL, keysURL string
 		return id, err
 	}
 	id.Hostname = h
-	k, err := Text(ctx, e, keysURL)
+	b, st, err := read(ctx, e, keysURL, resource.Options{})
 	if err != nil {
 		return id, err
 	}
 	if keys == nil {
 		keys = providers.KeyLines
 	}
-	id.Keys = keys(k)
+	id.Keys = keys(WholeLines(b, st == cut))
 	return id, nil
 }
 
@@ -66,24 +153,28 @@ func YAMLKeyList(s string) []string {
 
 // IndexedKeys reads EC2-style keys: a listing of indexes ("0=name" as
 // AWS documents it, "0/" as some services and emulators serve it) under
-// base, then base<n>/openssh-key each (AWS, Alibaba Cloud).
+// base, then base<n>/openssh-key each (AWS, Alibaba Cloud). An index
+// listed twice is read once; the listing and every key count against the
+// read budget, which ends the list when it is spent.
 func IndexedKeys(ctx context.Context, e *providers.Env, base string, headers ...config.HTTPHeader) ([]string, error) {
-	list, err := Text(ctx, e, base, headers...)
-	if err != nil || list == "" {
+	lines, err := Lines(ctx, e, base, headers...)
+	if err != nil || len(lines) == 0 {
 		return nil, err
 	}
 	var keys []string
-	for _, l := range strings.Split(list, "\n") {
-		idx, _, _ := strings.Cut(strings.TrimSpace(l), "=")
+	seen := map[string]bool{}
+	for _, l := range lines {
+		idx, _, _ := strings.Cut(l, "=")
 		idx = strings.TrimSuffix(idx, "/")
-		if idx == "" || strings.Trim(idx, "0123456789") != "" {
+		if idx == "" || len(idx) > 9 || strings.Trim(idx, "0123456789") != "" || seen[idx] {
 			continue
 		}
-		k, err := Text(ctx, e, base+idx+"/openssh-key", headers...)
+		seen[idx] = true
+		k, err := Lines(ctx, e, base+idx+"/openssh-key", headers...)
 		if err != nil {
 			return nil, err
 		}
-		keys = append(keys, providers.KeyLines(k)...)
+		keys = append(keys, k...)
 	}
 	return keys, nil
 }
@@ -157,21 +248,22 @@ func KeyList(raw json.RawMessage) (keys []string, ok bool) {
 	return nil, false
 }
 
-// JSON gets a small JSON document into v (nil error and v untouched on a
-// 404), with the headers given.
+// JSON gets a small JSON document into v, within the read budget: nil
+// error and v untouched on a 404, and also, with a warning, when the body
+// is not JSON of v's shape or is longer than the budget allows (the
+// fragment is best effort).
 func JSON(ctx context.Context, e *providers.Env, url string, v any, headers ...config.HTTPHeader) (bool, error) {
-	if e.Fetcher.Offline {
-		return false, resource.ErrNeedNet
-	}
-	b, err := e.Fetcher.FetchBytes(ctx, url, resource.Options{MaxSize: 1 << 20, Headers: headers})
-	if errors.Is(err, resource.ErrNotFound) {
+	b, st, err := read(ctx, e, url, resource.Options{Headers: headers})
+	switch {
+	case err != nil || st == notFound:
+		return false, err
+	case st == cut:
+		e.Log.Warnf("platform fragment: %s is cut, so not read", resource.Redact(url))
 		return false, nil
 	}
-	if err != nil {
-		return false, err
-	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return false, fmt.Errorf("%s: not the documented JSON: %v", url, err)
+		e.Log.Warnf("platform fragment: %s is not the documented JSON (%v); left out", resource.Redact(url), err)
+		return false, nil
 	}
 	return true, nil
 }

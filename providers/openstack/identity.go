@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/ignition-go/ignition/providers"
@@ -34,9 +33,12 @@ func (openstack) Identity(ctx context.Context, e *providers.Env) (providers.Iden
 	if err != nil {
 		return id, err
 	}
+	providers.BudgetOf(ctx).Spend(int64(len(b)))
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(b, &doc); err != nil {
-		return id, fmt.Errorf("OpenStack %s: not a JSON object: %w", metaData, err)
+		// best effort, as every metadata of the fragment
+		e.Log.Warnf("OpenStack %s: not a JSON object (%v); no host name or keys from it", metaData, err)
+		return id, nil
 	}
 	id.Hostname = metadata.String(e, metaData, doc, "hostname")
 	id.Keys = sshKeys(e, doc)

@@ -210,3 +210,66 @@ func (p *PacketStates) Received() []map[string]any {
 	defer p.mu.Unlock()
 	return append([]map[string]any(nil), p.Events...)
 }
+
+// IMDS is AWS's instance metadata service as its docs describe IMDSv2:
+// PUT /latest/api/token with X-aws-ec2-metadata-token-ttl-seconds returns
+// a session token, and every GET needs it in X-aws-ec2-metadata-token
+// (401 otherwise). Paths maps a path to its body; Serve, when set, serves
+// the paths it knows (for large generated bodies). Anything else is 404.
+type IMDS struct {
+	Paths map[string]string
+	Serve func(w http.ResponseWriter, path string) bool
+
+	mu    sync.Mutex
+	gets  map[string]int
+	total int
+}
+
+const imdsToken = "AQAEAFakeIMDSv2Token=="
+
+func (m *IMDS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPut && r.URL.Path == "/latest/api/token" {
+		if r.Header.Get("X-aws-ec2-metadata-token-ttl-seconds") == "" {
+			http.Error(w, "missing ttl", http.StatusBadRequest)
+			return
+		}
+		w.Write([]byte(imdsToken))
+		return
+	}
+	if r.Header.Get("X-aws-ec2-metadata-token") != imdsToken {
+		http.Error(w, "Unauthorized", http.StatusUnauthorized)
+		return
+	}
+	m.mu.Lock()
+	if m.gets == nil {
+		m.gets = map[string]int{}
+	}
+	m.gets[r.URL.Path]++
+	m.total++
+	m.mu.Unlock()
+	if v, ok := m.Paths[r.URL.Path]; ok {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write([]byte(v))
+		return
+	}
+	if m.Serve != nil && m.Serve(w, r.URL.Path) {
+		return
+	}
+	http.NotFound(w, r)
+}
+
+// Gets counts the GET requests whose path matches match (all with nil).
+func (m *IMDS) Gets(match func(path string) bool) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if match == nil {
+		return m.total
+	}
+	n := 0
+	for p, c := range m.gets {
+		if match(p) {
+			n += c
+		}
+	}
+	return n
+}

@@ -73,13 +73,15 @@ func TestPlatformFragment(t *testing.T) {
 			t.Fatalf("fetch: exit %d\n%s%s", r.code, r.out, r.stderr)
 		}
 		users, host := fragmentOf(c)
-		if len(users["core"]) != 1 || !strings.HasPrefix(users["core"][0], "ssh-rsa AAAAB3") {
-			t.Errorf("cached users = %v; want core with the instance's key", users)
+		// the emulator's key has one base64 character too many (ssh-keygen
+		// refuses it too): it is left out, named by a digest
+		if len(users) != 0 {
+			t.Errorf("cached users = %v; want none (the emulator's key is not a key)", users)
 		}
 		if host != "data:,ip-172-16-34-43.ec2.internal%0A" {
 			t.Errorf("/etc/hostname source = %q; want the instance's local-hostname", host)
 		}
-		mustContain(t, "log", r.out, "platform fragment from aws:", `user "core" with 1 SSH key(s) `, "SHA256:")
+		mustContain(t, "log", r.out, "platform fragment from aws:", `left out a key line for "core" (text-SHA256:`, "the key is not base64")
 		if strings.Contains(r.out, "AAAAB3NzaC1yc2E") {
 			t.Errorf("the log shows a key itself, not its fingerprint:\n%s", r.out)
 		}
@@ -99,9 +101,6 @@ func TestPlatformFragment(t *testing.T) {
 		if b, _ := os.ReadFile(filepath.Join(m.root, "etc/hostname")); string(b) != "ip-172-16-34-43.ec2.internal\n" {
 			t.Errorf("/etc/hostname = %q", b)
 		}
-		if b, _ := os.ReadFile(filepath.Join(m.root, "home/core/.ssh/authorized_keys.d/ignition")); !strings.HasPrefix(string(b), "ssh-rsa AAAAB3") {
-			t.Errorf("core's keys = %q", b)
-		}
 	})
 	t.Run("aws: the user config wins", func(t *testing.T) {
 		testnet.StartEC2Mock(t, []byte(`{"ignition":{"version":"3.4.0"},"passwd":{"users":[{"name":"core","sshAuthorizedKeys":["`+keyAlice+`"],"groups":["wheel"]}]},
@@ -120,7 +119,11 @@ func TestPlatformFragment(t *testing.T) {
 		}
 	})
 	t.Run("aws: the distro's user and the off switch", func(t *testing.T) {
-		testnet.StartEC2Mock(t, []byte(""), "")
+		serveAt(t, "169.254.169.254:80", &fakes.IMDS{Paths: map[string]string{
+			"/latest/meta-data/local-hostname":            "ip-10-0-0-8.ec2.internal",
+			"/latest/meta-data/public-keys/":              "0=alice",
+			"/latest/meta-data/public-keys/0/openssh-key": keyAlice,
+		}})
 		m := newMachine(t)
 		m.write(filepath.Join(m.sys, "platform.conf"), "# image settings\nssh-keys-user=admin\n")
 		m.run("aws", "fetch")
