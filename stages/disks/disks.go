@@ -134,10 +134,14 @@ func MakePlan(ctx context.Context, cfg config.Config, o Options) (*Plan, error) 
 		if err != nil {
 			return nil, err
 		}
-		if other, dup := fsSeen[fp.Node]; dup {
+		key := fp.Node // one device, whatever node names it (/dev/mapper/x and /dev/dm-0)
+		if dev, err := blockdev.DevNum(fp.Node); err == nil {
+			key = fmt.Sprint(dev)
+		}
+		if other, dup := fsSeen[key]; dup {
 			return nil, fmt.Errorf("filesystems on %s and %s are on the same device %s", other, f.Device, fp.Node)
 		}
-		fsSeen[fp.Node] = f.Device
+		fsSeen[key] = f.Device
 		if err := p.fitsPartition(fp, future[f.Device]); err != nil {
 			return nil, err
 		}

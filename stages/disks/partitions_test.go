@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/ignition-go/ignition/config"
+	"github.com/ignition-go/ignition/internal/blockdev"
 	"github.com/ignition-go/ignition/internal/command"
 	"github.com/ignition-go/ignition/internal/testenv"
 )
@@ -207,5 +208,44 @@ func TestWholeDiskFilesystemIsNotPartitionedOver(t *testing.T) {
 	*d.WipeTable = true
 	if _, err := p.planDisk(context.Background(), d, img); err != nil {
 		t.Errorf("planDisk() with wipeTable = %v; want a plan", err)
+	}
+}
+
+// Names that the plan's tables decide, without any device: a
+// by-partlabel path two planned partitions would answer to is refused;
+// one is that partition; a by-partuuid path is matched by GUID only; a
+// digit appended to the link a disk is named by is not its partition.
+func TestPartitionNamed(t *testing.T) {
+	gpt := func(parts ...blockdev.Partition) blockdev.Table {
+		return blockdev.Table{GPT: true, SectorSize: 512, Partitions: parts}
+	}
+	a := &DiskPlan{Device: "/nonexistent/by-id/a", Node: "/nonexistent/vda", Dev: 1, Before: gpt(),
+		After: gpt(blockdev.Partition{Number: 1, Label: "twin", GUID: guidA}, blockdev.Partition{Number: 2, Label: "solo"})}
+	b := &DiskPlan{Device: "/nonexistent/by-id/b", Node: "/nonexistent/vdb", Dev: 2, Before: gpt(),
+		After: gpt(blockdev.Partition{Number: 3, Label: "twin"})}
+	disks := []*DiskPlan{a, b}
+	cases := []struct {
+		name string
+		want string // "disk:number", "" for none, or "error: text"
+	}{
+		{"/dev/disk/by-partlabel/twin", "error: would name several partitions (partition 1 of /nonexistent/by-id/a, partition 3 of /nonexistent/by-id/b)"},
+		{"/dev/disk/by-partlabel/solo", "/nonexistent/by-id/a:2"},
+		{"/dev/disk/by-partuuid/" + strings.ToLower(guidA), "/nonexistent/by-id/a:1"},
+		{"/dev/disk/by-partuuid/twin", ""},
+		{"/nonexistent/vda1", "/nonexistent/by-id/a:1"},
+		{"/nonexistent/by-id/a1", ""},
+	}
+	for _, c := range cases {
+		f, ok, err := partitionNamed(c.name, disks)
+		got := ""
+		switch {
+		case err != nil:
+			got = "error: " + err.Error()
+		case ok:
+			got = fmt.Sprintf("%s:%d", f.disk.Device, f.part.Number)
+		}
+		if got != c.want && !(strings.HasPrefix(c.want, "error: ") && strings.Contains(got, strings.TrimPrefix(c.want, "error: "))) {
+			t.Errorf("partitionNamed(%s) = %q; want %q", c.name, got, c.want)
+		}
 	}
 }
