@@ -79,29 +79,31 @@ func readField(path string) string {
 	return strings.Trim(string(b), " \t\r\n\x00")
 }
 
-// The DMI fields rules look at, as the kernel names them in /sys/class/dmi/id.
-var dmiFields = []string{
-	"sys_vendor", "product_name", "product_version", "product_serial", "product_family",
-	"bios_vendor", "bios_version", "board_vendor", "chassis_asset_tag",
-}
-
-// facts are the values read once for every rule.
+// facts reads each DMI field (and Xen's hypervisor UUID) the first time a
+// rule asks for it, so that a machine the first rules identify reads one
+// or two files.
 type facts struct {
-	dmi map[string]string
-	// hvUUID is /sys/hypervisor/uuid (Xen guests)
-	hvUUID string
+	dmiDir, sysDir string
+	read           map[string]string
 }
 
-func read(s Sources) facts {
-	f := facts{dmi: make(map[string]string, len(dmiFields))}
-	dir := s.dir(s.DMIDir, dmiDir)
-	for _, k := range dmiFields {
-		if v := readField(filepath.Join(dir, k)); v != "" {
-			f.dmi[k] = v
-		}
+func newFacts(s Sources) *facts {
+	return &facts{dmiDir: s.dir(s.DMIDir, dmiDir), sysDir: s.dir(s.SysDir, sysDir), read: map[string]string{}}
+}
+
+// get returns a field of /sys/class/dmi/id by its file name, or
+// "hypervisor/uuid" under /sys.
+func (f *facts) get(field string) string {
+	if v, ok := f.read[field]; ok {
+		return v
 	}
-	f.hvUUID = readField(filepath.Join(s.dir(s.SysDir, sysDir), "hypervisor", "uuid"))
-	return f
+	p := filepath.Join(f.dmiDir, field)
+	if field == "hypervisor/uuid" {
+		p = filepath.Join(f.sysDir, field)
+	}
+	v := readField(p)
+	f.read[field] = v
+	return v
 }
 
 // how a rule compares a value, always without regard to case
@@ -121,11 +123,8 @@ type cond struct {
 	value string
 }
 
-func (c cond) match(f facts) (string, bool) {
-	v := f.dmi[c.field]
-	if c.field == "hypervisor/uuid" {
-		v = f.hvUUID
-	}
+func (c cond) match(f *facts) (string, bool) {
+	v := f.get(c.field)
 	if v == "" {
 		return "", false
 	}
@@ -208,7 +207,7 @@ var rules = []rule{
 // Detect finds the platform. It never fails: what it cannot read counts
 // as absent, and a machine nothing identifies is metal.
 func Detect(s Sources) Result {
-	f := read(s)
+	f := newFacts(s)
 	for _, rl := range rules {
 		var ev []string
 		for _, c := range rl.all {
@@ -305,10 +304,10 @@ func exists(p string) bool {
 }
 
 // summary names what was read, for the log of a metal choice.
-func summary(f facts) string {
+func summary(f *facts) string {
 	var parts []string
 	for _, k := range []string{"sys_vendor", "product_name", "chassis_asset_tag"} {
-		if v := f.dmi[k]; v != "" {
+		if v := f.get(k); v != "" {
 			parts = append(parts, fmt.Sprintf("%s %q", k, v))
 		}
 	}
