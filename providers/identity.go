@@ -182,9 +182,9 @@ var keyCurves = map[string]struct {
 // are all there and well formed (the ed25519 key's 32 bytes, an RSA
 // modulus of 1024 to 16384 bits, an ECDSA point on the named curve),
 // then an optional comment. Options (command="...", from=...) are not
-// taken from a platform, nor DSA keys (OpenSSH dropped them in 10.0),
-// certificates, control characters or invalid UTF-8. The error says why,
-// without the key.
+// taken from a platform, nor DSA keys (refused by OpenSSH's default since
+// 2015, removed in 10.0), certificates, control characters or invalid
+// UTF-8. The error says why, without the key.
 func ParseKey(line string) (PublicKey, error) {
 	var k PublicKey
 	if len(line) > MaxKeyLine {

@@ -100,11 +100,12 @@ func hostName(h string) (name, note string, ok bool) {
 // hostNameMax is Linux's HOST_NAME_MAX.
 const hostNameMax = 64
 
-// hostnameValid is systemd's rule for a host name (hostname_is_valid(),
-// since v247): ASCII letters, digits and '-' in labels joined by single
-// dots, no label starting or ending with '-', no leading or trailing dot,
-// at most max characters. '_' is not allowed: systemd refuses
-// /etc/hostname with "web_01" and the machine boots as localhost.
+// hostnameValid is systemd's rule for a host name (hostname_is_valid() as
+// current systemd has it; older releases also took '_'): ASCII letters,
+// digits and '-' in labels joined by single dots, no label starting or
+// ending with '-', no leading or trailing dot, at most max characters.
+// '_' is not allowed: systemd refuses /etc/hostname with "web_01" and the
+// machine boots as localhost.
 func hostnameValid(h string, max int) bool {
 	if h == "" || len(h) > max {
 		return false
