@@ -227,30 +227,41 @@ func Detect(s Sources) Result {
 	if exists(filepath.Join(sys, "bus/platform/devices/MLNXBF04:00")) {
 		return Result{"nvidiabluefield", "platform device MLNXBF04:00 (BlueField boot FIFO)"}
 	}
-	if res, ok := fwCfg(sys); ok {
+	if res, ok := fwCfgEntry(sys); ok {
 		return res
 	}
 	if res, ok := drive(s); ok {
 		return res
 	}
+	if res, ok := fwCfgDevice(sys); ok {
+		return res
+	}
 	return Result{"metal", "no cloud or hypervisor identified; " + summary(f)}
 }
 
-// fwCfg: QEMU's firmware config device. The config entry means a config
-// passed with -fw_cfg name=opt/com.coreos/config: qemu. The device with
-// the qemu_fw_cfg module not loaded yet: qemu too (its provider loads the
-// module, and no entry is an empty config there, as on metal).
-func fwCfg(sys string) (Result, bool) {
-	fw := filepath.Join(sys, "firmware/qemu_fw_cfg")
-	if exists(fw) {
-		if exists(filepath.Join(fw, "by_name/opt/com.coreos/config")) {
-			return Result{"qemu", "QEMU fw_cfg entry opt/com.coreos/config"}, true
-		}
+// fwCfgEntry: a config passed with -fw_cfg name=opt/com.coreos/config,
+// seen through the qemu_fw_cfg module: qemu.
+func fwCfgEntry(sys string) (Result, bool) {
+	if exists(filepath.Join(sys, "firmware/qemu_fw_cfg/by_name/opt/com.coreos/config")) {
+		return Result{"qemu", "QEMU fw_cfg entry opt/com.coreos/config"}, true
+	}
+	return Result{}, false
+}
+
+// fwCfgDevice: QEMU's fw_cfg device while the qemu_fw_cfg module is not
+// loaded yet, so that its entries cannot be seen: qemu, after the config
+// drives (a Proxmox VE guest has both). The qemu provider loads the
+// module, and no entry is an empty config there, as on metal. With the
+// module loaded and no entry, the machine is not qemu.
+func fwCfgDevice(sys string) (Result, bool) {
+	if exists(filepath.Join(sys, "firmware/qemu_fw_cfg")) {
 		return Result{}, false
 	}
-	for _, dev := range []string{"QEMU0002:00", "fw_cfg"} {
-		if exists(filepath.Join(sys, "bus/platform/devices", dev)) {
-			return Result{"qemu", "QEMU fw_cfg device " + dev + " (module qemu_fw_cfg not loaded)"}, true
+	// ACPI (x86, Arm with ACPI): QEMU0002; device tree (Arm virt): <address>.fw-cfg
+	devs, _ := os.ReadDir(filepath.Join(sys, "bus/platform/devices"))
+	for _, d := range devs {
+		if n := d.Name(); strings.HasPrefix(n, "QEMU0002:") || strings.HasSuffix(n, ".fw-cfg") {
+			return Result{"qemu", "QEMU fw_cfg device " + n + " (module qemu_fw_cfg not loaded)"}, true
 		}
 	}
 	return Result{}, false

@@ -101,7 +101,7 @@ func TestDetect(t *testing.T) {
 		{"kvm guest, fw_cfg with the config entry", qemuPC, []string{"firmware/qemu_fw_cfg/by_name/opt/com.coreos/config/raw", "{}"}, "qemu", "QEMU fw_cfg entry opt/com.coreos/config"},
 		{"kvm guest, fw_cfg without the entry", qemuPC, []string{"firmware/qemu_fw_cfg/by_name/etc/boot-menu-wait/raw", "x"}, "metal", `sys_vendor "QEMU"`},
 		{"kvm guest, fw_cfg device, module not loaded", qemuPC, []string{"bus/platform/devices/QEMU0002:00/", "/"}, "qemu", "QEMU fw_cfg device QEMU0002:00 (module qemu_fw_cfg not loaded)"},
-		{"arm guest, fw_cfg device", nil, []string{"bus/platform/devices/fw_cfg/", "/"}, "qemu", "QEMU fw_cfg device fw_cfg"},
+		{"arm guest, fw_cfg device", nil, []string{"bus/platform/devices/9020000.fw-cfg/", "/"}, "qemu", "QEMU fw_cfg device 9020000.fw-cfg"},
 		{"a cloud on KVM with fw_cfg", map[string]string{"sys_vendor": "Hetzner\n", "product_name": "vServer\n"}, []string{"firmware/qemu_fw_cfg/by_name/opt/com.coreos/config/raw", "{}"}, "hetzner", `sys_vendor "Hetzner"`},
 	}
 	for _, tt := range tests {
@@ -159,6 +159,10 @@ func TestDetectConfigDrive(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := tree(t, map[string]string{"sys_vendor": "QEMU\n"})
+			if tt.platform == "proxmoxve" {
+				// a Proxmox VE guest: QEMU's fw_cfg device too, module not loaded; the drive decides
+				write(t, filepath.Join(s.SysDir, "bus/platform/devices/QEMU0002:00/modalias"), "acpi:QEMU0002:\n")
+			}
 			write(t, filepath.Join(s.SysBlockDir, "vda/size"), "41943040\n")
 			write(t, filepath.Join(s.DevDir, "vda"), string(make([]byte, 40000)))
 			write(t, filepath.Join(s.SysBlockDir, "sr0/size"), "0\n") // an empty drive is not opened
