@@ -70,21 +70,41 @@ func (gcp) Identity(ctx context.Context, e *providers.Env) (providers.Identity, 
 		}
 		lines = append(lines, proj...)
 	}
-	now := time.Now()
+	id.UserKeys = userKeys(e, lines, time.Now())
+	return id, nil
+}
+
+// userKeys reads "user:key" entries, leaving out those of another shape
+// (counted in one warning) and expired keys (the first few named by
+// fingerprint, the rest counted).
+func userKeys(e *providers.Env, lines []string, now time.Time) []providers.UserKey {
+	var out []providers.UserKey
+	notUserKey, expired := 0, 0
 	for _, l := range lines {
 		user, key, ok := strings.Cut(l, ":")
 		if !ok || user == "" || strings.ContainsAny(user, " \t") {
-			e.Log.Warnf("GCE: ignoring an ssh-keys entry that is not user:key")
+			notUserKey++
 			continue
 		}
 		key = strings.TrimSpace(key)
 		if err := unexpired(key, now); err != nil {
-			e.Log.Warnf("GCE: left out %q's key %s: %v", user, providers.Fingerprint(key), err)
+			if expired++; expired <= 5 {
+				e.Log.Warnf("GCE: left out %q's key %s: %v", user, providers.Fingerprint(key), err)
+			}
 			continue
 		}
-		id.UserKeys = append(id.UserKeys, providers.UserKey{User: user, Key: key})
+		out = append(out, providers.UserKey{User: user, Key: key})
 	}
-	return id, nil
+	switch {
+	case notUserKey == 1:
+		e.Log.Warnf("GCE: ignoring an ssh-keys entry that is not user:key")
+	case notUserKey > 1:
+		e.Log.Warnf("GCE: ignoring %d ssh-keys entries that are not user:key", notUserKey)
+	}
+	if expired > 5 {
+		e.Log.Warnf("GCE: left out %d more expired keys", expired-5)
+	}
+	return out
 }
 
 // unexpired checks the expiry of a key whose comment is Google's

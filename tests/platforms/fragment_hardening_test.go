@@ -326,6 +326,21 @@ func TestFragmentHardeningGCE(t *testing.T) {
 		mustContain(t, "log", r.out, `GCE: left out "alice"'s key SHA256:`, "it expired on 2020-06-01T12:00:00Z",
 			`GCE: left out "carol"'s key`, "no readable expireOn", `left out "dave"'s key`)
 	})
+	t.Run("an HTML page as ssh-keys", func(t *testing.T) {
+		serveAt(t, "169.254.169.254:80", &fakes.GCE{Values: map[string]string{
+			"instance/hostname":            "vm-3",
+			"instance/attributes/ssh-keys": htmlPage + "see: https://example.com/help\n",
+		}})
+		m := newMachine(t)
+		r, c := fetchOK(t, m, "gcp")
+		if users, _ := fragmentOf(c); len(users) != 0 {
+			t.Errorf("users = %v; want none", users)
+		}
+		mustContain(t, "log", r.out, "GCE: ignoring 9 ssh-keys entries that are not user:key", `left out a key line for "see"`)
+		if n := strings.Count(r.out, "not user:key"); n != 1 {
+			t.Errorf("%d warnings about entries that are not user:key; want one for all", n)
+		}
+	})
 	for _, c := range []struct {
 		name, instance, project string
 		keys                    bool
