@@ -1,8 +1,10 @@
 // Package blockdev knows block devices the way the disks stage needs
-// them: waiting for a device with a bounded, logged wait; whether a disk is
-// in use (mounted, or held by another device); reading its GPT; and making
-// the kernel see a table that was just written (BLKRRPART, else one BLKPG
-// call per partition, checked against sysfs).
+// them: waiting for a device with a bounded, logged wait; resolving a name
+// once into a Device (node and device number); whether a device is in use
+// (the kernel's refusal of an exclusive open decides; mounts, swaps and
+// holders say by what); reading its GPT and a filesystem's size; and
+// making the kernel see a table (BLKRRPART, else one BLKPG call per
+// partition, checked against sysfs).
 package blockdev
 
 import (
