@@ -587,6 +587,9 @@ func syncDisk(ctx context.Context, dp *DiskPlan, o Options) error {
 		return nil
 	}
 	if o.Sys.Matches(dp.Node, dp.After) == nil {
+		if dp.Changes() {
+			settle(ctx, o) // the kernel re-read the table sgdisk wrote: udev's events
+		}
 		return nil
 	}
 	done := o.Log.Op("making the kernel see the partitions of %s", dp.Node)
