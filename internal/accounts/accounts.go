@@ -79,6 +79,12 @@ type DB struct {
 	passwd []source
 	group  []source
 	uidMin int
+	// userGroups: login.defs USERGROUPS_ENAB yes (useradd makes a group of
+	// each new user's name)
+	userGroups bool
+	// the names in /etc/passwd and /etc/group, the only files
+	// shadow-utils --root changes, whatever the NSS order
+	etcUsers, etcGroups map[string]bool
 	// answers of getent, by database and key (a miss is cached too)
 	asked map[string]getentAnswer
 }
@@ -159,6 +165,18 @@ func Load(ctx context.Context, root *rootfs.Root, o Options) (*DB, error) {
 			}
 		}
 	}
+	db.etcUsers, db.etcGroups = map[string]bool{}, map[string]bool{}
+	for file, names := range map[string]map[string]bool{"/etc/passwd": db.etcUsers, "/etc/group": db.etcGroups} {
+		b, err := readOptional(root, file)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if name, _, ok := strings.Cut(l, ":"); ok && name != "" {
+				names[name] = true
+			}
+		}
+	}
 	for _, p := range []string{loginDefs, loginDefsUsr} {
 		b, err := readOptional(root, p)
 		if err != nil {
@@ -167,11 +185,14 @@ func Load(ctx context.Context, root *rootfs.Root, o Options) (*DB, error) {
 		if b == nil {
 			continue
 		}
-		if v, ok := LoginDefs(string(b))["UID_MIN"]; ok {
-			if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-				db.uidMin = n
+		defs := LoginDefs(string(b))
+		if v, ok := defs["UID_MIN"]; ok {
+			// shadow reads numbers as C does: 0x hex, 0 octal
+			if n, err := strconv.ParseInt(v, 0, 64); err == nil && n > 0 && n < 1<<31 {
+				db.uidMin = int(n)
 			}
 		}
+		db.userGroups = strings.EqualFold(defs["USERGROUPS_ENAB"], "yes")
 		break
 	}
 	return db, nil
@@ -179,14 +200,73 @@ func Load(ctx context.Context, root *rootfs.Root, o Options) (*DB, error) {
 
 // readOptional reads a file inside the root; nil when it is not there.
 func readOptional(root *rootfs.Root, p string) ([]byte, error) {
-	b, err := root.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOTDIR) {
+	b, err := ReadConfig(root, p)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("reading the target's %s: %w", p, err)
+	return b, err
+}
+
+// MaxConfigFile bounds what ReadConfig reads (an account file of a
+// hundred thousand users is a few MiB).
+const MaxConfigFile = 64 << 20
+
+// ErrNotRegular is a configuration path of the target that is not a
+// regular file (a FIFO would block the stage for good, a device could be
+// endless).
+var ErrNotRegular = errors.New("not a regular file")
+
+// ReadConfig reads a configuration file of the target: symlinks followed
+// inside the root, only a regular file of at most MaxConfigFile bytes;
+// fs.ErrNotExist when nothing is there.
+func ReadConfig(root *rootfs.Root, p string) ([]byte, error) {
+	cur := rootfs.Clean(p)
+	for hops := 0; ; hops++ {
+		kind, st, err := root.Lstat(cur)
+		if err != nil {
+			return nil, fmt.Errorf("reading the target's %s: %w", p, err)
+		}
+		switch kind {
+		case rootfs.Missing:
+			return nil, fmt.Errorf("the target's %s: %w", p, fs.ErrNotExist)
+		case rootfs.Symlink:
+			if hops >= 40 {
+				return nil, fmt.Errorf("reading the target's %s: %w", p, unix.ELOOP)
+			}
+			target, err := readlink(root, cur)
+			if err != nil {
+				return nil, fmt.Errorf("reading the target's %s: %w", p, err)
+			}
+			if !path.IsAbs(target) {
+				target = path.Join(path.Dir(cur), target)
+			}
+			cur = rootfs.Clean(target)
+			continue
+		case rootfs.Regular:
+		default:
+			return nil, fmt.Errorf("the target's %s (%s) is %s: %w", p, cur, kind, ErrNotRegular)
+		}
+		if st.Size > MaxConfigFile {
+			return nil, fmt.Errorf("the target's %s is %d bytes, more than %d", p, st.Size, MaxConfigFile)
+		}
+		b, err := root.ReadFile(cur)
+		if err != nil {
+			return nil, fmt.Errorf("reading the target's %s: %w", p, err)
+		}
+		if len(b) > MaxConfigFile {
+			return nil, fmt.Errorf("the target's %s is more than %d bytes", p, MaxConfigFile)
+		}
+		return b, nil
 	}
-	return b, nil
+}
+
+func readlink(root *rootfs.Root, p string) (string, error) {
+	d, err := root.OpenDir(path.Dir(p))
+	if err != nil {
+		return "", err
+	}
+	defer d.Close()
+	return d.Readlink(path.Base(p))
 }
 
 // ParseNsswitch gives each database's modules in order, action items
@@ -221,15 +301,14 @@ func ParseNsswitch(s string) map[string][]string {
 	return out
 }
 
-// LoginDefs reads "KEY value" lines of a login.defs file.
+// LoginDefs reads "KEY value" lines of a login.defs file; a key set twice
+// has its last value, as shadow-utils reads it.
 func LoginDefs(s string) map[string]string {
 	out := map[string]string{}
 	for _, line := range strings.Split(s, "\n") {
 		f := strings.Fields(line)
 		if len(f) >= 2 && !strings.HasPrefix(f[0], "#") {
-			if _, seen := out[f[0]]; !seen {
-				out[f[0]] = f[1]
-			}
+			out[f[0]] = strings.Trim(f[1], `"`)
 		}
 	}
 	return out
@@ -286,6 +365,10 @@ func parseGroupLine(l string) (Group, bool) {
 
 // UIDMin is the target's UID_MIN (login.defs; 1000 when it sets none).
 func (db *DB) UIDMin() int { return db.uidMin }
+
+// UserGroups says whether the target's useradd makes a group of each new
+// user's name (login.defs USERGROUPS_ENAB yes).
+func (db *DB) UserGroups() bool { return db.userGroups }
 
 // Sources lists the modules of a database ("passwd" or "group") in order.
 func (db *DB) Sources(database string) []string {
@@ -363,6 +446,23 @@ func (db *DB) Group(name string) (Group, bool) {
 	return Group{}, false
 }
 
+// InEtcPasswd says whether /etc/passwd has a line for name: the users
+// usermod and userdel --root can change (they edit no other source).
+func (db *DB) InEtcPasswd(name string) bool { return db.etcUsers[name] }
+
+// InEtcGroup says whether /etc/group has a line for name: the groups
+// groupmod and groupdel --root can change, and useradd and usermod add
+// members to.
+func (db *DB) InEtcGroup(name string) bool { return db.etcGroups[name] }
+
+// Where says where a user or group was found, for messages.
+func Where(source, file string) string {
+	if file != "" {
+		return fmt.Sprintf("%s (NSS %s)", file, source)
+	}
+	return "the target's getent"
+}
+
 // Users lists every user the readable sources hold (the first of each
 // name, in NSS order).
 func (db *DB) Users() []User {
@@ -409,6 +509,8 @@ func NoLoginShell(shell string) bool {
 // false shell, no home or home /, or a home another account has too.
 func (db *DB) NotLogin(u User, checkUID bool) string {
 	switch {
+	case u.UID == 0:
+		return "uid 0 is root's"
 	case checkUID && u.UID < db.uidMin:
 		return fmt.Sprintf("uid %d is below the target's UID_MIN %d: a system account", u.UID, db.uidMin)
 	case NoLoginShell(u.Shell):

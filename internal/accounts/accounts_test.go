@@ -3,11 +3,15 @@ package accounts
 import (
 	"context"
 	"errors"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ignition-go/ignition/internal/rootfs"
 	"github.com/ignition-go/ignition/internal/testenv"
@@ -134,7 +138,7 @@ func TestNotLogin(t *testing.T) {
 		{fcos, "operator", true, "below the target's UID_MIN 1000"},
 		{fcos, "operator", false, "allows no login"},
 		{fcos, "nobody", false, "allows no login"},
-		{fcos, "root", false, "is also operator's"},
+		{fcos, "root", false, "uid 0 is root's"},
 		{flatcar, "core", true, "below the target's UID_MIN"},
 		{flatcar, "core", false, ""},
 	} {
@@ -150,6 +154,10 @@ func TestNotLogin(t *testing.T) {
 	u := User{Name: "x", UID: 2000, Home: "/", Shell: "/bin/bash"}
 	if got := fcos.NotLogin(u, true); !strings.Contains(got, "home directory is /") {
 		t.Errorf("NotLogin(home /) = %q", got)
+	}
+	u.Home = "/root"
+	if got := fcos.NotLogin(u, true); !strings.Contains(got, "is also root's, operator's") && !strings.Contains(got, "is also root, operator's") {
+		t.Errorf("NotLogin(home /root) = %q; want it shared with root and operator", got)
 	}
 	u.Home = ""
 	if got := fcos.NotLogin(u, true); !strings.Contains(got, "no home") {
@@ -232,3 +240,85 @@ func mustOpen(t *testing.T, dir string) *rootfs.Root {
 	t.Cleanup(func() { r.Close() })
 	return r
 }
+
+// The target's configuration is read only from regular files, through
+// links inside the root: a FIFO (which would block the stage for good), a
+// directory or a link loop is an error naming the path; a link out of the
+// root stays in it; nothing there is fs.ErrNotExist.
+func TestReadConfig(t *testing.T) {
+	testenv.NeedRoot(t, "mkfifo and a link to /etc/shadow")
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "etc"), 0o755)
+	os.WriteFile(filepath.Join(dir, "etc/real"), []byte("in the root"), 0o644)
+	os.Symlink("/etc/real", filepath.Join(dir, "etc/abs"))
+	os.Symlink("../../../../../etc/real", filepath.Join(dir, "etc/up"))
+	os.Symlink("loop2", filepath.Join(dir, "etc/loop1"))
+	os.Symlink("loop1", filepath.Join(dir, "etc/loop2"))
+	os.Symlink("fifo", filepath.Join(dir, "etc/tofifo"))
+	if err := unix.Mkfifo(filepath.Join(dir, "etc/fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Mkdir(filepath.Join(dir, "etc/dir"), 0o755)
+	r, err := rootfs.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, p := range []string{"/etc/real", "/etc/abs", "/etc/up"} {
+		if b, err := ReadConfig(r, p); err != nil || string(b) != "in the root" {
+			t.Errorf("ReadConfig(%s) = %q, %v; want the root's file", p, b, err)
+		}
+	}
+	for p, want := range map[string]error{"/etc/fifo": ErrNotRegular, "/etc/tofifo": ErrNotRegular, "/etc/dir": ErrNotRegular, "/etc/none": fs.ErrNotExist, "/etc/real/x": fs.ErrNotExist} {
+		if _, err := ReadConfig(r, p); !errors.Is(err, want) {
+			t.Errorf("ReadConfig(%s) = %v; want %v", p, err, want)
+		}
+	}
+	if _, err := ReadConfig(r, "/etc/loop1"); err == nil || !strings.Contains(err.Error(), "/etc/loop1") {
+		t.Errorf("ReadConfig(a link loop) = %v; want an error naming it", err)
+	}
+}
+
+// login.defs as shadow-utils reads it: the last of a key wins, numbers in
+// C's bases; a UID_MIN of 0 or garbage leaves the default; uid 0 is never
+// a login account, whatever UID_MIN says.
+func TestLoginDefsValues(t *testing.T) {
+	for _, c := range []struct {
+		defs string
+		want int
+	}{
+		{"UID_MIN 500\nUID_MIN 2000\n", 2000},
+		{"UID_MIN\t0x3E8\n", 1000},
+		{"UID_MIN 0x7D0\n", 2000},
+		{"UID_MIN 0\n", 1000},
+		{"UID_MIN -5\n", 1000},
+		{"UID_MIN lots\n", 1000},
+		{"# UID_MIN 5\n", 1000},
+	} {
+		dir := t.TempDir()
+		os.MkdirAll(filepath.Join(dir, "etc"), 0o755)
+		os.WriteFile(filepath.Join(dir, "etc/login.defs"), []byte(c.defs), 0o644)
+		db := load(t, dir, Options{})
+		if got := db.UIDMin(); got != c.want {
+			t.Errorf("UIDMin() with %q = %d; want %d", c.defs, got, c.want)
+		}
+		root := User{Name: "root", UID: 0, Home: "/root", Shell: "/bin/bash"}
+		if db.NotLogin(root, false) == "" {
+			t.Errorf("with %q, root is a login account for the platform's keys", c.defs)
+		}
+	}
+}
+
+// The getent output bound holds whatever way it is written to (io.Copy
+// must not find a ReadFrom that bypasses it).
+func TestCappedOutput(t *testing.T) {
+	c := &capped{max: 1 << 10}
+	n, err := io.Copy(c, io.LimitReader(zeros{}, 1<<20))
+	if err == nil || !c.over || c.buf.Len() > 1<<10 {
+		t.Errorf("io.Copy of 1 MiB into a 1 KiB cap = %d, %v (kept %d); want it stopped at the cap", n, err, c.buf.Len())
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
