@@ -3,6 +3,7 @@ package files
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ignition-go/ignition/config"
+	"github.com/ignition-go/ignition/internal/accounts"
 	"github.com/ignition-go/ignition/internal/rootfs"
 )
 
@@ -59,8 +61,14 @@ func (a *Applier) platformUsers() {
 func (a *Applier) notForPlatform(name string, f FragmentUser) string {
 	acc, ok := a.db.User(name)
 	if !ok {
-		// a new login account, made by useradd, unless its home is there
-		// already: useradd would not make that the user's
+		// a new login account, made by useradd, unless a group has its
+		// name (useradd fails on one in /etc/group, and makes a second
+		// one hiding a group kept elsewhere: a metadata user in "sudo"),
+		// or its home is there already: useradd would not make that the
+		// user's
+		if g, ok := a.db.Group(name); ok {
+			return fmt.Sprintf("not in the target, but a group %q is, in %s", name, accounts.Where(g.Source, g.SourceFile))
+		}
 		base, _ := a.useraddDefaults()
 		home := path.Join(base, name)
 		canon, err := a.view.resolve(home, true)
@@ -75,7 +83,13 @@ func (a *Applier) notForPlatform(name string, f FragmentUser) string {
 	if why := a.db.NotLogin(acc, !f.Distro); why != "" {
 		return fmt.Sprintf("%s in the target: %s", acc, why)
 	}
+	if why := a.homeOfAnother(acc); why != "" {
+		return fmt.Sprintf("%s in the target: %s", acc, why)
+	}
 	dirs, _ := a.keyPaths(acc.Home)
+	if link := a.keyDirLink(dirs); link != "" {
+		return fmt.Sprintf("%s in the target: %s is a symlink", acc, link)
+	}
 	for _, p := range append([]string{acc.Home}, dirs...) {
 		canon, err := a.view.resolve(p, true)
 		if err != nil {
@@ -98,6 +112,46 @@ func (a *Applier) notForPlatform(name string, f FragmentUser) string {
 	return ""
 }
 
+// homeOfAnother says why acc's home is not its own as the target resolves
+// paths ("" when it is): it resolves to the root directory, or to where
+// another account's home resolves (a link to /root, say).
+func (a *Applier) homeOfAnother(acc accounts.User) string {
+	home, err := a.view.resolve(acc.Home, true)
+	if err != nil {
+		return fmt.Sprintf("its home directory %s: %v", acc.Home, err)
+	}
+	if home == "/" {
+		return fmt.Sprintf("its home directory %s resolves to /", acc.Home)
+	}
+	for _, o := range a.db.Users() {
+		if o.Name == acc.Name || o.Home == "" {
+			continue
+		}
+		if h, err := a.view.resolve(o.Home, true); err == nil && h == home {
+			return fmt.Sprintf("its home directory %s resolves to %s, %s's home directory", acc.Home, home, o.Name)
+		}
+	}
+	return ""
+}
+
+// keyDirLink names the first of a user's key directories that is a
+// symlink (in the view: the image's, the skeleton's or the config's); the
+// key writer makes those directories and does not write through a link
+// (to another account's ~/.ssh, say). A path that does not resolve is
+// left to the checks that follow (checkDirAt), which name the problem.
+func (a *Applier) keyDirLink(dirs []string) string {
+	for _, d := range dirs {
+		canon, err := a.view.resolve(d, false)
+		if err != nil {
+			return ""
+		}
+		if st, err := a.view.state(canon); err == nil && st.kind == rootfs.Symlink {
+			return d
+		}
+	}
+	return ""
+}
+
 // newHome is where useradd makes a new user's home, or "" when it makes
 // none (the user exists, is deleted, or has noCreateHome).
 func (a *Applier) newHome(u config.PasswdUser, base string) string {
@@ -110,12 +164,16 @@ func (a *Applier) newHome(u config.PasswdUser, base string) string {
 	return path.Join(base, u.Name)
 }
 
-// useraddDefaults reads HOME and SKEL of the target's /etc/default/useradd.
-func (a *Applier) useraddDefaults() (home, skel string) {
-	home, skel = defaultHomeBase, defaultSkel
-	b, err := a.Root.ReadFile(useraddDefaults)
+// readUseraddDefaults reads HOME and SKEL of the target's
+// /etc/default/useradd (defaults /home and /etc/skel).
+func (a *Applier) readUseraddDefaults() error {
+	a.homeBase, a.skel = defaultHomeBase, defaultSkel
+	b, err := accounts.ReadConfig(a.Root, useraddDefaults)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
-		return home, skel
+		return err
 	}
 	for _, l := range strings.Split(string(b), "\n") {
 		k, v, ok := strings.Cut(strings.TrimSpace(l), "=")
@@ -125,12 +183,20 @@ func (a *Applier) useraddDefaults() (home, skel string) {
 		}
 		switch k {
 		case "HOME":
-			home = v
+			a.homeBase = v
 		case "SKEL":
-			skel = v
+			a.skel = v
 		}
 	}
-	return home, skel
+	return nil
+}
+
+// useraddDefaults are HOME and SKEL of the target's /etc/default/useradd.
+func (a *Applier) useraddDefaults() (home, skel string) {
+	if a.homeBase == "" {
+		a.readUseraddDefaults()
+	}
+	return a.homeBase, a.skel
 }
 
 // predictHomes puts in the view what useradd --create-home makes before
@@ -250,6 +316,10 @@ func (a *Applier) checkKeys() []error {
 			continue
 		}
 		dirs, file := a.keyPaths(home)
+		if link := a.keyDirLink(dirs); link != "" {
+			errs = append(errs, fmt.Errorf("user %q: SSH keys: %q: a symlink: keys are not written through it", u.Name, link))
+			continue
+		}
 		for _, d := range dirs {
 			if err := a.checkDirAt(d); err != nil {
 				errs = append(errs, fmt.Errorf("user %q: SSH keys: %q: %w", u.Name, d, err))

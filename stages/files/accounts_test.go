@@ -22,6 +22,8 @@ func TestCrypttabWith(t *testing.T) {
 		{"# header\nswap UUID=1 /dev/urandom swap", "# header\nswap UUID=1 /dev/urandom swap\ndata UUID=2 none luks,x-initrd.attach\nlogs UUID=3 none luks,x-initrd.attach\n"},
 		{"data UUID=old /etc/luks/data luks\nswap UUID=1 none swap\nlogs UUID=old none luks\n", "swap UUID=1 none swap\ndata UUID=2 none luks,x-initrd.attach\nlogs UUID=3 none luks,x-initrd.attach\n"},
 		{"  data\tUUID=old none luks\n", "data UUID=2 none luks,x-initrd.attach\nlogs UUID=3 none luks,x-initrd.attach\n"},
+		// CRLF lines, a name that starts another's, comments naming it
+		{"data2 UUID=9 none luks\r\ndata UUID=old none luks\r\n#data UUID=x none luks\r\n# data\r\n", "data2 UUID=9 none luks\r\n#data UUID=x none luks\r\n# data\r\ndata UUID=2 none luks,x-initrd.attach\nlogs UUID=3 none luks,x-initrd.attach\n"},
 	} {
 		if got := crypttabWith(c.old, vols, lines); got != c.want {
 			t.Errorf("crypttabWith(%q) = %q; want %q", c.old, got, c.want)

@@ -105,8 +105,10 @@ type Applier struct {
 	// accountFiles are the canonical paths of the files useradd and
 	// groupadd change, when the config adds users or groups
 	accountFiles map[string]bool
-	mu           sync.Mutex
-	dirs         map[string]*rootfs.Dir // directories the commit opened; closed by close
+	// what the target's useradd reads for a new home
+	homeBase, skel string
+	mu             sync.Mutex
+	dirs           map[string]*rootfs.Dir // directories the commit opened; closed by close
 }
 
 // action is what a step does to what is there.
@@ -243,8 +245,13 @@ func (a *Applier) Prepare(ctx context.Context) error {
 	if err := a.loadIDs(); err != nil {
 		return err
 	}
+	var errs []error
+	if err := a.readUseraddDefaults(); err != nil {
+		errs = append(errs, err)
+	}
 	a.platformUsers()
-	errs := a.predictHomes()
+	errs = append(errs, a.checkAccountChanges()...)
+	errs = append(errs, a.predictHomes()...)
 	for _, n := range a.plan.Nodes {
 		s, err := a.resolveNode(n)
 		if err != nil {
@@ -472,6 +479,19 @@ func (a *Applier) checkGenerated() []error {
 		}
 	}
 	var errs []error
+	// read before they are written again: a FIFO there would block
+	var read []string
+	if a.o.Result != nil {
+		read = append(read, resultFile)
+	}
+	if len(a.o.Crypttab) > 0 {
+		read = append(read, crypttabFile)
+	}
+	for _, p := range read {
+		if _, err := accounts.ReadConfig(a.Root, p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
 	for _, p := range dirs {
 		if err := a.checkDirAt(p); err != nil {
 			errs = append(errs, fmt.Errorf("%q: %w", p, err))
@@ -1032,7 +1052,7 @@ func (a *Applier) crypttab() error {
 			}
 			lines = append(lines, fmt.Sprintf("%s UUID=%s %s %s,x-initrd.attach", v.Name, v.UUID, key, opts))
 		}
-		old, err := a.Root.ReadFile(crypttabFile)
+		old, err := accounts.ReadConfig(a.Root, crypttabFile)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
@@ -1074,7 +1094,7 @@ func (a *Applier) writeResult() error {
 	if r.ProvisioningBootID != "" {
 		result["provisioningBootID"] = r.ProvisioningBootID
 	}
-	if prev, err := a.Root.ReadFile(resultFile); err == nil {
+	if prev, err := accounts.ReadConfig(a.Root, resultFile); err == nil {
 		var p map[string]any
 		if json.Unmarshal(prev, &p) == nil {
 			a.o.Log.Warnf("Ignition has already run on this system (%s exists)", resultFile)
