@@ -109,11 +109,11 @@ func (p *planner) probe(ctx context.Context, dev string, offset, size uint64) (P
 	case err != nil:
 		return Probe{}, fmt.Errorf("probing %s: %w", dev, err)
 	}
-	return parseExport(res.Stdout), nil
+	return parseUdev(res.Stdout), nil
 }
 
 func (p *planner) blkid(ctx context.Context, dev string, offset, size uint64, only string) (command.Result, error) {
-	args := []string{"-p", "-o", "export"}
+	args := []string{"-p", "-o", "udev"}
 	if size > 0 {
 		args = append(args, "--offset", strconv.FormatUint(offset, 10), "--size", strconv.FormatUint(size, 10))
 	}
@@ -124,23 +124,48 @@ func (p *planner) blkid(ctx context.Context, dev string, offset, size uint64, on
 	return p.run.Run(ctx, command.Cmd{Name: "blkid", Args: args, Quiet: true})
 }
 
-func parseExport(out []byte) Probe {
+// parseUdev reads blkid's udev output. The label and UUID come from its
+// _ENC values, where every byte but letters, digits, "#+-.:=@_" and
+// UTF-8 is \xHH (a backslash too): the one form that decodes back to the
+// bytes on the disk. (The export output shell-escapes spaces, quotes and
+// dollars and writes other bytes as "M-" and "^" sequences a label could
+// also hold, so "my data" read back as `my\ data` and never matched.)
+func parseUdev(out []byte) Probe {
 	var pr Probe
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		k, v, _ := strings.Cut(sc.Text(), "=")
 		switch k {
-		case "TYPE":
+		case "ID_FS_TYPE":
 			pr.Type = v
-		case "LABEL":
-			pr.Label = v
-		case "UUID":
-			pr.UUID = v
-		case "PTTYPE":
+		case "ID_FS_LABEL_ENC":
+			pr.Label = decodeUdev(v)
+		case "ID_FS_UUID_ENC":
+			pr.UUID = decodeUdev(v)
+		case "ID_PART_TABLE_TYPE":
 			pr.PTType = v
 		}
 	}
 	return pr
+}
+
+// decodeUdev undoes libblkid's blkid_encode_string (\xHH for a byte).
+func decodeUdev(s string) string {
+	if !strings.Contains(s, `\x`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) && s[i+1] == 'x' {
+			if n, err := strconv.ParseUint(s[i+2:i+4], 16, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // probeOrder is the part of libblkid's (2.38) superblock probing order
@@ -165,7 +190,7 @@ func (p *planner) probeAmbivalent(ctx context.Context, dev string, offset, size 
 				return Probe{}, err
 			}
 			if pr.Type == "" {
-				pr = parseExport(res.Stdout)
+				pr = parseUdev(res.Stdout)
 			} else {
 				pr.Others = append(pr.Others, t)
 			}
@@ -344,6 +369,13 @@ func (fp *FSPlan) checkArgs() error {
 	}
 	if err := checkLabel(fp.Format, fp.Label); err != nil {
 		return fmt.Errorf("filesystem on %s: %w", fp.Device, err)
+	}
+	// a label set in options is made as well (or instead, without a
+	// label field): held to the same limits
+	for _, l := range optionLabels(fp.Format, fp.Options) {
+		if err := checkLabel(fp.Format, l); err != nil {
+			return fmt.Errorf("filesystem on %s: options: %w", fp.Device, err)
+		}
 	}
 	if m, ok := mkfs[fp.Format]; ok {
 		if err := checkOptions(m.name, fp.Options); err != nil {

@@ -65,6 +65,16 @@ func vfatLabel(l string) error {
 	if strings.HasPrefix(l, " ") {
 		return fmt.Errorf("vfat labels cannot start with a space")
 	}
+	// mkfs.fat pads the label with spaces, and blkid reads it back
+	// without them ("EFI " becomes "EFI"); "NO NAME" is FAT's word for no
+	// label (blkid reports none): either would never match the config
+	// again, and a rerun would refuse the filesystem it made
+	if strings.HasSuffix(l, " ") {
+		return fmt.Errorf("vfat labels cannot end with a space (it is read back without it)")
+	}
+	if l == "NO NAME" {
+		return fmt.Errorf("%q is FAT's word for no label", l)
+	}
 	for _, r := range l {
 		if r > 0x7e {
 			return fmt.Errorf("vfat labels are plain ASCII, not %q", r)
@@ -130,6 +140,38 @@ func plainText(s string) error {
 	return nil
 }
 
+// labelOptions are the options that set a label, per format (short,
+// then long).
+var labelOptions = map[string][2]string{
+	"ext4": {"-L", ""}, "xfs": {"-L", ""}, "btrfs": {"-L", "--label"}, "swap": {"-L", "--label"}, "vfat": {"-n", ""},
+}
+
+// optionLabels are the labels options set ("-L x", "-Lx", "--label x",
+// "--label=x").
+func optionLabels(format string, options []string) []string {
+	flags, ok := labelOptions[format]
+	if !ok {
+		return nil
+	}
+	var out []string
+	for i := 0; i < len(options); i++ {
+		o := options[i]
+		name, value, hasValue := strings.Cut(o, "=")
+		switch {
+		case o == flags[0] || (flags[1] != "" && o == flags[1]):
+			if i+1 < len(options) {
+				out = append(out, options[i+1])
+				i++
+			}
+		case flags[1] != "" && hasValue && name == flags[1]:
+			out = append(out, value)
+		case strings.HasPrefix(o, flags[0]) && !strings.HasPrefix(o, "--") && len(o) > 2:
+			out = append(out, o[2:])
+		}
+	}
+	return out
+}
+
 // checkSize refuses a device too small for the format (size 0: unknown,
 // not checked). options can change the layout: btrfs's --mixed lowers its
 // minimum (not checked then), vfat's -F picks the FAT size.
@@ -188,49 +230,61 @@ func hasOption(options []string, name string) bool {
 }
 
 // deviceOptions are the options of each program that take a device or a
-// file standing for one: mkfs.xfs's external log and realtime devices
-// (-l logdev=, -r rtdev=), mke2fs's external journal (-J device=),
-// cryptsetup's detached header and key files, mdadm's journal device,
-// bitmap file and backup file. They are refused whatever they name: the
-// plan would have to check that device like the config's own (not in use,
-// not another volume's), and a file in the initramfs is gone at the switch
-// to the real root.
+// file standing for one: mkfs.xfs's external log and realtime devices and
+// the sections' device names (-l logdev=, -r rtdev=, -d/-l/-r name=),
+// mke2fs's external journal (-J device=, which also takes LABEL= and
+// UUID=), cryptsetup's detached header and key files, mdadm's journal
+// device, bitmap file and backup file. They are refused whatever they
+// name: the plan would have to check that device like the config's own
+// (not in use, not another volume's), and a file in the initramfs is gone
+// at the switch to the real root.
 var deviceOptions = map[string][]string{
-	"mkfs.xfs":   {"logdev", "rtdev"},
+	"mkfs.xfs":   {"logdev", "rtdev", "name"},
 	"mkfs.ext4":  {"device"},
 	"cryptsetup": {"--header", "--key-file", "-d", "--master-key-file", "--volume-key-file", "--header-backup-file", "--detached-header"},
 	"mdadm":      {"--write-journal", "--backup-file", "--bitmap", "-b"},
 }
 
+// longAbbrev are the programs that parse long options with getopt_long,
+// which takes any unambiguous abbreviation ("--write-j" for
+// "--write-journal"); cryptsetup's popt does not.
+var longAbbrev = map[string]bool{"mdadm": true, "mkfs.btrfs": true, "mkswap": true}
+
 // checkOptions refuses options that name a device or take one: every
-// argument, and every piece of one split at "=" and ",", that is a path
-// under /dev or names a block device, and the options in deviceOptions.
-// mkfs.btrfs takes extra devices as plain arguments: the same check finds
-// them. ("--bitmap=internal" and "--bitmap=none" are mdadm's own bitmap,
-// not a file, and are allowed.)
+// argument, and every piece of one split at "=" and ",", that names a
+// device (see namesDevice), and the options in deviceOptions in every
+// form the program's parser takes: "--opt value", "--opt=value", an
+// abbreviation of a long option (getopt_long), a short option with its
+// value attached ("-d/file", "-Jdevice=..."). mkfs.btrfs and mdadm take
+// extra devices as plain arguments: the same check finds them.
+// ("--bitmap=internal" and "--bitmap=none" are mdadm's own bitmap, not a
+// file, and are allowed.)
 func checkOptions(program string, options []string) error {
 	named := deviceOptions[program]
 	for i, o := range options {
 		if err := plainText(o); err != nil {
 			return fmt.Errorf("option %q: %w", o, err)
 		}
-		name, value, hasValue := strings.Cut(o, "=")
 		for _, d := range named {
-			switch {
-			case strings.HasPrefix(d, "-") && name == d:
-				if program == "mdadm" && (d == "--bitmap" || d == "-b") {
-					v := value
-					if !hasValue && i+1 < len(options) {
-						v = options[i+1]
-					}
-					if v == "internal" || v == "none" || v == "clustered" {
-						continue
-					}
+			if !strings.HasPrefix(d, "-") {
+				if subOption(o, d) {
+					return fmt.Errorf("option %q names another device (%s=); it is not supported (see docs/differences.md)", o, d)
 				}
-				return fmt.Errorf("option %s takes a device or a file; it is not supported (see docs/differences.md)", d)
-			case !strings.HasPrefix(d, "-") && subOption(o, d):
-				return fmt.Errorf("option %q names another device (%s=); it is not supported (see docs/differences.md)", o, d)
+				continue
 			}
+			value, ok := optionValue(program, o, d)
+			if !ok {
+				continue
+			}
+			if program == "mdadm" && (d == "--bitmap" || d == "-b") {
+				if value == "" && i+1 < len(options) {
+					value = options[i+1]
+				}
+				if value == "internal" || value == "none" || value == "clustered" {
+					continue
+				}
+			}
+			return fmt.Errorf("option %s takes a device or a file; it is not supported (see docs/differences.md)", d)
 		}
 		for _, piece := range strings.FieldsFunc(o, func(r rune) bool { return r == '=' || r == ',' }) {
 			if namesDevice(piece) {
@@ -241,9 +295,35 @@ func checkOptions(program string, options []string) error {
 	return nil
 }
 
+// optionValue says whether argument o is option d (as the program's
+// parser reads it), with the value attached to it ("" when the value is
+// the next argument).
+func optionValue(program, o, d string) (string, bool) {
+	name, value, _ := strings.Cut(o, "=")
+	switch {
+	case strings.HasPrefix(d, "--"):
+		if name == d {
+			return value, true
+		}
+		// getopt_long: an abbreviation of at least one letter
+		if longAbbrev[program] && strings.HasPrefix(name, "--") && len(name) > 2 && strings.HasPrefix(d, name) {
+			return value, true
+		}
+	case o == d:
+		return "", true
+	case !strings.HasPrefix(o, "--") && strings.HasPrefix(o, d):
+		return strings.TrimPrefix(o[len(d):], "="), true // "-d/file", "-b=internal"
+	}
+	return "", false
+}
+
 // subOption says whether a comma-separated sub-option list (as mkfs.xfs's
-// -l and mke2fs's -J take) sets key.
+// -l and mke2fs's -J take) sets key, given apart from its option ("-J",
+// "device=/dev/x") or attached to it ("-Jdevice=/dev/x").
 func subOption(o, key string) bool {
+	if len(o) > 2 && o[0] == '-' && o[1] != '-' {
+		o = o[2:]
+	}
 	for _, kv := range strings.Split(o, ",") {
 		if k, _, ok := strings.Cut(kv, "="); ok && k == key {
 			return true
@@ -252,16 +332,33 @@ func subOption(o, key string) bool {
 	return false
 }
 
-// namesDevice says whether s is a path under /dev or one naming a block
-// device (through symlinks).
+// namesDevice says whether s names a device: a path under /dev, a
+// device tag (LABEL=, UUID=, PARTLABEL=, PARTUUID=: cut at "=" these are
+// the bare words, caught by the option checks above), or a path, absolute
+// or relative to this process's working directory (the programs run in
+// it: "../dev/sdb" from /), that is or links to a block device.
 func namesDevice(s string) bool {
-	if !filepath.IsAbs(s) {
+	if s == "" || strings.HasPrefix(s, "-") {
 		return false
 	}
-	if c := filepath.Clean(s); c == "/dev" || strings.HasPrefix(c, "/dev/") {
+	abs := s
+	if !filepath.IsAbs(s) {
+		if !strings.Contains(s, "/") && s != "dev" {
+			// a bare word ("single", "^has_journal") names a device only
+			// when it is one in the working directory
+			if st, err := os.Stat(s); err != nil || st.Mode()&os.ModeDevice == 0 {
+				return false
+			}
+		}
+		var err error
+		if abs, err = filepath.Abs(s); err != nil {
+			return false
+		}
+	}
+	if c := filepath.Clean(abs); c == "/dev" || strings.HasPrefix(c, "/dev/") {
 		return true
 	}
-	real, err := filepath.EvalSymlinks(s)
+	real, err := filepath.EvalSymlinks(abs)
 	if err != nil {
 		return false
 	}

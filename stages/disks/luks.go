@@ -41,12 +41,23 @@ type LuksPlan struct {
 // longer than LUKS2 keeps, control characters, options that name another
 // device or a file (a detached header, a key file).
 func (l *LuksPlan) checkArgs() error {
-	if l.Label != "" {
-		if err := plainText(l.Label); err != nil {
-			return fmt.Errorf("LUKS %s: label %q: %w", l.Name, l.Label, err)
+	labels := []string{l.Label}
+	for i, o := range l.Options { // a --label in options is made too
+		if v, ok := strings.CutPrefix(o, "--label="); ok {
+			labels = append(labels, v)
+		} else if o == "--label" && i+1 < len(l.Options) {
+			labels = append(labels, l.Options[i+1])
 		}
-		if len(l.Label) > luksLabelMax {
-			return fmt.Errorf("LUKS %s: label %q is %d bytes; LUKS2 keeps at most %d", l.Name, l.Label, len(l.Label), luksLabelMax)
+	}
+	for _, label := range labels {
+		if label == "" {
+			continue
+		}
+		if err := plainText(label); err != nil {
+			return fmt.Errorf("LUKS %s: label %q: %w", l.Name, label, err)
+		}
+		if len(label) > luksLabelMax {
+			return fmt.Errorf("LUKS %s: label %q is %d bytes; LUKS2 keeps at most %d", l.Name, label, len(label), luksLabelMax)
 		}
 	}
 	for _, opts := range [][]string{l.Options, l.OpenOptions} {
