@@ -254,12 +254,21 @@ func (a *Applier) predictHome(home, skel string) error {
 	if err != nil {
 		return nil
 	}
-	return a.predictSkel(host, skelCanon, canon)
+	return a.predictSkel(host, skelCanon, canon, func(target string) string {
+		// useradd points a link into the skeleton at the same place in
+		// the new home: a target starting with SKEL (as it is written,
+		// compared byte for byte) gets the home in its place
+		if strings.HasPrefix(target, skel) {
+			return home + target[len(skel):]
+		}
+		return target
+	})
 }
 
 // predictSkel records the skeleton under host (the in-root directory
-// from) as useradd copies it to the canonical directory to.
-func (a *Applier) predictSkel(host, from, to string) error {
+// from) as useradd copies it to the canonical directory to, each link's
+// target as relink makes it.
+func (a *Applier) predictSkel(host, from, to string, relink func(string) string) error {
 	entries, err := os.ReadDir(host)
 	if err != nil {
 		return err
@@ -277,13 +286,14 @@ func (a *Applier) predictSkel(host, from, to string) error {
 			if de.target, err = os.Readlink(hp); err != nil {
 				return err
 			}
+			de.target = relink(de.target)
 		case rootfs.Other:
 			continue // useradd copies no special files
 		}
 		p := path.Join(to, e.Name())
 		a.view.predicted[p] = de
 		if de.kind == rootfs.Directory {
-			if err := a.predictSkel(hp, de.from, p); err != nil {
+			if err := a.predictSkel(hp, de.from, p, relink); err != nil {
 				return err
 			}
 		}

@@ -377,3 +377,29 @@ func TestRedteamAppendToPasswdWithDeletedUser(t *testing.T) {
 		t.Errorf("ops is still in /etc/shadow")
 	}
 }
+
+// A skeleton holding a link into itself (/etc/skel/.config ->
+// /etc/skel/.config-real): useradd points the copy at the new home's
+// .config-real, and so does the plan, so a config file under ~/.config
+// lands in the user's home, never in the image's skeleton. (useradd
+// --root where /proc is not mounted stops copying the skeleton at its
+// first subdirectory, exit 0: what it did copy is not asserted.)
+func TestRedteamSkeletonLinkIntoItself(t *testing.T) {
+	m := fixtureMachine(t, testenv.Debian)
+	os.MkdirAll(filepath.Join(m.root, "etc/skel/.config-real"), 0o755)
+	m.write(filepath.Join(m.root, "etc/skel/.config-real/base.conf"), "skel")
+	os.Symlink("/etc/skel/.config-real", filepath.Join(m.root, "etc/skel/.config"))
+	skel := treeSnapshot(t, filepath.Join(m.root, "etc/skel"))
+	r := offlineThenFiles(m, ignConfig(t, map[string]any{
+		"passwd":  map[string]any{"users": []any{map[string]any{"name": "alice"}}},
+		"storage": map[string]any{"files": []any{dataFile("/home/alice/.config/app.conf", "mine")}}}))
+	if d := snapshotDiff(skel, treeSnapshot(t, filepath.Join(m.root, "etc/skel"))); d != "" {
+		t.Errorf("the image's skeleton changed:\n%s", d)
+	}
+	if r.code != 0 {
+		t.Fatalf("files: exit %d; want 0\n%s%s", r.code, clip(r.out), clip(r.stderr))
+	}
+	if got := readString(t, filepath.Join(m.root, "home/alice/.config-real/app.conf")); got != "mine" {
+		t.Errorf("alice's app.conf = %q; want the config's", got)
+	}
+}
