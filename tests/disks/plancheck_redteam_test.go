@@ -1,0 +1,193 @@
+package disks
+
+// A red-team pass over the plan checks of issue 17, through the real
+// binary on loop devices: device options in forms the first checks
+// missed, labels set in options or changed by mkfs.fat, labels blkid
+// escapes (a second run must keep the filesystem the first made), tang
+// URL credentials in a server's error, and mount paths through links
+// that only appear once a filesystem of the plan is mounted.
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// up climbs from the directory the binary runs in (the test's) to /: a
+// device named relative to the working directory, as "../dev/sdb" is from
+// the initramfs's /.
+var up = strings.Repeat("../", 12)
+
+var redTeamScenarios = []scenario{
+	{
+		// mkfs.btrfs takes extra devices as plain arguments; the relative
+		// path names $disk1 from the working directory
+		name:   "refuse/mkfs-btrfs-option-names-a-device-by-a-relative-path",
+		before: []disk{bigDataDisk(), emptyDisk(16)},
+		config: cfg(`{"filesystems": [{"device": "$disk0p1", "format": "btrfs", "wipeFilesystem": true,
+			"options": ["-d", "single", "` + up + `$disk1"]}]}`),
+		fail: "disks",
+		why:  `filesystem on \$disk0p1: option "[./]+/dev/loop\d+" names the device`,
+	},
+	{
+		// mke2fs -J device= takes LABEL= and UUID=; attached to -J it was
+		// missed, and mke2fs failed after the partition table was written
+		name:   "refuse/mkfs-ext4-external-journal-attached-by-label",
+		before: []disk{{SizeMiB: 64}},
+		config: cfg(`{"disks": [{"device": "$disk0", "partitions": [{"number": 1, "label": "j"}]}],
+			"filesystems": [{"device": "$disk0p1", "format": "ext4", "options": ["-Jdevice=LABEL=journal"]}]}`),
+		fail: "disks",
+		why:  `option "-Jdevice=LABEL=journal" names another device \(device=\)`,
+	},
+	{
+		// getopt_long takes "--write-j" for "--write-journal"
+		name:   "refuse/raid-write-journal-abbreviated",
+		before: []disk{{SizeMiB: 64}, emptyDisk(16)},
+		config: cfg(`{"disks": [{"device": "$disk0", "partitions": [{"number": 1, "label": "m1", "sizeMiB": 16}, {"number": 2, "label": "m2", "sizeMiB": 16}]}],
+			"raid": [{"name": "md9", "level": "raid5", "devices": ["$disk0p1", "$disk0p2"], "options": ["--write-j", "$disk1"]}]}`),
+		fail: "disks",
+		why:  `RAID md9: option --write-journal takes a device or a file`,
+	},
+	{
+		// mke2fs cut the label to 16 bytes without failing
+		name:   "refuse/ext4-label-in-options-too-long-before-the-table-is-written",
+		before: []disk{{SizeMiB: 64}},
+		config: cfg(`{"disks": [{"device": "$disk0", "partitions": [{"number": 1, "label": "l"}]}],
+			"filesystems": [{"device": "$disk0p1", "format": "ext4", "options": ["-L", "seventeen-bytes-x"]}]}`),
+		fail: "disks",
+		why:  `filesystem on \$disk0p1: options: label "seventeen-bytes-x" is 17 bytes; ext4 labels hold at most 16`,
+	},
+	{
+		// mkfs.fat pads the label; blkid reads "EFI" back, and a second
+		// run refused the filesystem the first made
+		name:   "refuse/vfat-label-with-a-trailing-space",
+		before: []disk{{SizeMiB: 64}},
+		config: cfg(`{"disks": [{"device": "$disk0", "partitions": [{"number": 1, "label": "esp", "sizeMiB": 40, "typeGuid": "` + typeESP + `"}]}],
+			"filesystems": [{"device": "$disk0p1", "format": "vfat", "label": "EFI "}]}`),
+		fail: "disks",
+		why:  `vfat labels cannot end with a space`,
+	},
+	{
+		// blkid's export output read the label back as "my\ data\ ..."
+		// (shell-escaped, non-ASCII as M- sequences): the second run
+		// refused the filesystem the first made, with the user's file
+		name:   "rerun/ext4-label-with-a-space-and-non-ascii-is-kept",
+		before: []disk{{SizeMiB: 64, Parts: []part{{Num: 1, Label: "data", StartMiB: 1, SizeMiB: 32}}}},
+		config: cfg(`{"filesystems": [{"device": "$disk0p1", "format": "ext4", "label": "my data é$", "path": "/var"}]}`),
+		between: map[string]map[string]string{"$disk0p1": {"/user.txt": "written between the runs"}},
+		after: []disk{{Parts: []part{{Num: 1, FS: &fsys{Format: "ext4",
+			Files: map[string]string{"/user.txt": "written between the runs"}}}}}},
+		mounts: []mnt{{Path: "/var", Dev: "$disk0p1"}},
+	},
+	{
+		// an existing LUKS label with a space, reused with its key file
+		name:   "dry-run/btrfs-label-with-quotes-kept",
+		before: []disk{{SizeMiB: 200, Parts: []part{{Num: 1, Label: "data", StartMiB: 1, SizeMiB: 128, FS: &fsys{Format: "btrfs", Label: `it's "x" \ y`, UUID: u2}}}}},
+		config: cfg(`{"filesystems": [{"device": "$disk0p1", "format": "btrfs", "label": "it's \"x\" \\ y", "uuid": "` + u2 + `"}]}`),
+		dryRun: []string{`filesystem on \$disk0p1 \(\$disk0p1\): keep btrfs`},
+	},
+}
+
+func TestRedTeamPlanChecks(t *testing.T) {
+	requireRoot(t)
+	for _, sc := range redTeamScenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			runScenario(t, sc)
+		})
+	}
+}
+
+// A tang server that refuses the request: its error carries the URL, which
+// must lose its user, password and token on the way to the output.
+func TestRedTeamTangErrorRedacted(t *testing.T) {
+	requireRoot(t)
+	const user, pass, token = "rtuser7", "rtpass8", "rttoken9"
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		http.Error(rw, "forbidden", http.StatusForbidden)
+	}))
+	defer srv.Close()
+	url := "http://" + user + ":" + pass + "@" + strings.TrimPrefix(srv.URL, "http://") + "/?token=" + token
+	w := newWorld(t)
+	w.build([]disk{dataDisk()})
+	w.planConfig(cfg(`{"disks": [{"device": "$disk0", "partitions": [{"number": 2, "label": "secret", "sizeMiB": 20}]}],
+		"luks": [{"name": "secret", "device": "$disk0p2", "clevis": {"tang": [{"url": ` + strconv.Quote(url) + `, "thumbprint": "` + tangSigner + `"}]}}]}`))
+	before := w.hashes()
+	failed, out, log := w.sequence(nil)
+	if failed != "disks" || !strings.Contains(out, "LUKS secret: tang ") {
+		t.Fatalf("stage %q failed with:\n%s\nwant the disks stage to fail on the tang server\nlog:\n%s", failed, out, log)
+	}
+	for _, s := range []string{user, pass, token} {
+		if strings.Contains(log, s) {
+			t.Errorf("the log holds %q:\n%s", s, log)
+		}
+	}
+	w.planSame(before)
+}
+
+// A filesystem mounted at /var carries a link lib -> /; a second
+// filesystem at /var/lib would be mounted over the target root. The link
+// is only there once /var is mounted: the mount stage refuses it then,
+// and undoes the /var mount.
+func TestRedTeamMountPathThroughALinkInAMountedFilesystem(t *testing.T) {
+	requireRoot(t)
+	w := newWorld(t)
+	w.build([]disk{dataDisk(), {SizeMiB: 64, Parts: []part{{Num: 1, Label: "lib", StartMiB: 1, SizeMiB: 32, FS: &fsys{Format: "ext4", Label: "LIB"}}}}})
+	dir := filepath.Join(w.dir, "link")
+	os.MkdirAll(dir, 0o755)
+	w.cmd("mount", w.subst("$disk0p1"), dir)
+	err := os.Symlink("/", filepath.Join(dir, "lib"))
+	w.cmd("umount", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.planConfig(cfg(`{"filesystems": [{"device": "$disk0p1", "format": "ext4", "label": "DATA", "path": "/var"},
+		{"device": "$disk1p1", "format": "ext4", "label": "LIB", "path": "/var/lib"}]}`))
+	failed, out, log := w.sequence(nil)
+	if failed != "mount" || !strings.Contains(out, "mount path /var/lib goes through the symlink /var/lib (to /)") {
+		t.Errorf("stage %q failed with:\n%s\nwant the mount stage to refuse the link\nlog:\n%s", failed, out, log)
+	}
+	for _, mi := range w.ourMounts() {
+		t.Errorf("still mounted: %s (%s)", mi.point, mi.source)
+	}
+}
+
+// Mount paths the plan must refuse without mounting anything: a link to
+// itself, a component that is a regular file, a link to a directory
+// elsewhere in the root.
+func TestRedTeamMountPathOddComponents(t *testing.T) {
+	requireRoot(t)
+	for _, c := range []struct {
+		name, path, why string
+		setup           func(root string) error
+	}{
+		{"link-to-itself", "/loop/x", "goes through the symlink /loop", func(r string) error { return os.Symlink("loop", filepath.Join(r, "loop")) }},
+		{"file-component", "/file/x", "/file is", func(r string) error { return os.WriteFile(filepath.Join(r, "file"), nil, 0o644) }},
+		{"link-elsewhere", "/data", "goes through the symlink /data (to /elsewhere)", func(r string) error {
+			os.MkdirAll(filepath.Join(r, "elsewhere"), 0o755)
+			return os.Symlink("/elsewhere", filepath.Join(r, "data"))
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.build([]disk{dataDisk()})
+			if err := c.setup(w.root); err != nil {
+				t.Fatal(err)
+			}
+			w.planConfig(cfg(`{"filesystems": [{"device": "$disk0p1", "format": "ext4", "label": "DATA", "path": "` + c.path + `"}]}`))
+			before := w.hashes()
+			failed, out, log := w.sequence(nil)
+			if failed != "mount" || !strings.Contains(out, c.why) {
+				t.Errorf("stage %q failed with:\n%s\nwant the mount stage to refuse with %q\nlog:\n%s", failed, out, c.why, log)
+			}
+			for _, mi := range w.ourMounts() {
+				t.Errorf("still mounted: %s (%s)", mi.point, mi.source)
+			}
+			w.planSame(before)
+		})
+	}
+}
