@@ -75,9 +75,9 @@ var redTeamScenarios = []scenario{
 		// blkid's export output read the label back as "my\ data\ ..."
 		// (shell-escaped, non-ASCII as M- sequences): the second run
 		// refused the filesystem the first made, with the user's file
-		name:   "rerun/ext4-label-with-a-space-and-non-ascii-is-kept",
-		before: []disk{{SizeMiB: 64, Parts: []part{{Num: 1, Label: "data", StartMiB: 1, SizeMiB: 32}}}},
-		config: cfg(`{"filesystems": [{"device": "$disk0p1", "format": "ext4", "label": "my data é$", "path": "/var"}]}`),
+		name:    "rerun/ext4-label-with-a-space-and-non-ascii-is-kept",
+		before:  []disk{{SizeMiB: 64, Parts: []part{{Num: 1, Label: "data", StartMiB: 1, SizeMiB: 32}}}},
+		config:  cfg(`{"filesystems": [{"device": "$disk0p1", "format": "ext4", "label": "my data é$", "path": "/var"}]}`),
 		between: map[string]map[string]string{"$disk0p1": {"/user.txt": "written between the runs"}},
 		after: []disk{{Parts: []part{{Num: 1, FS: &fsys{Format: "ext4",
 			Files: map[string]string{"/user.txt": "written between the runs"}}}}}},
