@@ -43,9 +43,11 @@ func URL(source string) string {
 
 // inText finds URLs inside free text (an argument holding JSON, a
 // program's stderr): a scheme, "://", then anything but white space and
-// quotes. A backslash is taken in, so a JSON escape (\u0026 for "&") does
-// not end the match and leak the rest of a query.
-var inText = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s"'<>` + "`" + `]+`)
+// the characters a URL never holds unescaped (", <, >, `). A backslash is
+// taken in, so a JSON escape (\u0026 for "&") does not end the match and
+// leak the rest of a query; so is "'", which a password may hold as it is
+// (a match ending there left "sec@host/?token=..." of "pw'sec" as text).
+var inText = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s"<>` + "`" + `]+`)
 
 // Text redacts every URL in s that carries user info, a query or a
 // fragment (as URL does); the rest of s is left as it is.
