@@ -33,7 +33,8 @@ type Table struct {
 	LastUsable  uint64
 	Partitions  []Partition // by number
 	// GPT is false when the disk has no valid GPT (nothing, or something
-	// else); Corrupt says a GPT signature is there but its checksums fail.
+	// else); Corrupt says a GPT signature is there but its checksums fail,
+	// or only the backup header is left.
 	GPT     bool
 	Corrupt bool
 }
@@ -68,9 +69,17 @@ func ReadTable(dev string) (Table, error) {
 		return t, nil
 	}
 	err = readGPT(f, &t, 1)
-	if errors.Is(err, errNoGPT) || err == nil {
-		if err == nil {
-			t.GPT = true
+	if err == nil {
+		t.GPT = true
+		return t, nil
+	}
+	if errors.Is(err, errNoGPT) {
+		// no primary header: a valid backup at the end alone is a GPT whose
+		// primary was zeroed (the first sectors wiped), which sgdisk would
+		// bring back, old partitions and all: a damaged table, not none
+		backup := t
+		if readGPT(f, &backup, t.Sectors-1) == nil {
+			t.Corrupt = true
 		}
 		return t, nil
 	}
