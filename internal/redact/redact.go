@@ -24,6 +24,11 @@ func URL(source string) string {
 		return "unparseable URL"
 	}
 	u.User = nil
+	if u.Opaque != "" && strings.Contains(u.Opaque, "@") {
+		// "http:user:pass@host" parses as an opaque URL: its user info is
+		// not in User
+		u.Opaque = "REDACTED"
+	}
 	if u.RawQuery != "" || u.ForceQuery {
 		parts := strings.Split(u.RawQuery, "&")
 		for i, p := range parts {

@@ -29,3 +29,13 @@ func TestTextRedTeam(t *testing.T) {
 		}
 	}
 }
+
+// A URL with no "//" keeps its user info in the opaque part.
+func TestURLOpaque(t *testing.T) {
+	if got := URL("http:u:pw@h/?token=tk"); strings.Contains(got, "pw") || strings.Contains(got, "tk") {
+		t.Errorf("URL(%q) = %q; the password or token is still there", "http:u:pw@h/?token=tk", got)
+	}
+	if got := URL("urn:isbn:1234"); got != "urn:isbn:1234" {
+		t.Errorf("URL(urn:isbn:1234) = %q; want it as it is", got)
+	}
+}
