@@ -174,7 +174,9 @@ func optionLabels(format string, options []string) []string {
 
 // checkSize refuses a device too small for the format (size 0: unknown,
 // not checked). options can change the layout: btrfs's --mixed lowers its
-// minimum (not checked then), vfat's -F picks the FAT size.
+// minimum (not checked then), vfat's -F picks the FAT size, and a size
+// set in options (mkfs.btrfs -b, mkfs.xfs -d size=) must fit the device
+// and is held to the minimum in its stead.
 func checkSize(format string, size uint64, options []string) error {
 	if size == 0 {
 		return nil
@@ -182,6 +184,14 @@ func checkSize(format string, size uint64, options []string) error {
 	lim, ok := fsLimits[format]
 	if !ok {
 		return nil
+	}
+	if want, opt, ok := sizeOption(format, options); ok {
+		// mkfs.btrfs 6.2: "ERROR: /dev/loop3 is smaller than requested
+		// size"; mkfs.xfs 6.1: "size 400m too large for device"
+		if want > size {
+			return fmt.Errorf("option %s asks for %s; the device is %s", opt, sizeText(want), sizeText(size))
+		}
+		size = want
 	}
 	if format == "btrfs" && (hasOption(options, "--mixed") || hasOption(options, "-M")) {
 		return nil
@@ -205,6 +215,72 @@ func checkSize(format string, size uint64, options []string) error {
 		return fmt.Errorf("the device is %s; %s needs at least %s", sizeText(size), format, sizeText(lim.minSize))
 	}
 	return nil
+}
+
+// sizeOption is the filesystem size options set: mkfs.btrfs's -b and
+// --byte-count, mkfs.xfs's -d size= (a number of bytes with an optional
+// binary suffix k, m, g, t, p, e; xfs's "s" counts 512-byte sectors). A
+// size that cannot be read is left to mkfs.
+func sizeOption(format string, options []string) (uint64, string, bool) {
+	var raw, opt string
+	for i, o := range options {
+		switch format {
+		case "btrfs":
+			name, value, hasValue := strings.Cut(o, "=")
+			switch {
+			case (o == "-b" || o == "--byte-count") && i+1 < len(options):
+				raw, opt = options[i+1], o+" "+options[i+1]
+			case name == "--byte-count" && hasValue:
+				raw, opt = value, o
+			case strings.HasPrefix(o, "-b") && len(o) > 2 && !strings.HasPrefix(o, "--"):
+				raw, opt = o[2:], o
+			}
+		case "xfs":
+			sub := ""
+			switch {
+			case o == "-d" && i+1 < len(options):
+				sub = options[i+1]
+			case strings.HasPrefix(o, "-d") && len(o) > 2:
+				sub = o[2:]
+			}
+			for _, kv := range strings.Split(sub, ",") {
+				if v, ok := strings.CutPrefix(kv, "size="); ok {
+					raw, opt = v, "-d size="+v
+				}
+			}
+		}
+	}
+	if raw == "" {
+		return 0, "", false
+	}
+	mult := uint64(1)
+	switch strings.ToLower(raw[len(raw)-1:]) {
+	case "k":
+		mult = kib
+	case "m":
+		mult = mib
+	case "g":
+		mult = 1 << 30
+	case "t":
+		mult = 1 << 40
+	case "p":
+		mult = 1 << 50
+	case "e":
+		mult = 1 << 60
+	case "s":
+		if format == "xfs" {
+			mult = 512
+		}
+	}
+	digits := raw
+	if mult != 1 {
+		digits = raw[:len(raw)-1]
+	}
+	n, err := strconv.ParseUint(digits, 10, 64)
+	if err != nil || n == 0 || n > ^uint64(0)/mult {
+		return 0, "", false
+	}
+	return n * mult, opt, true
 }
 
 // fatBits is the -F of mkfs.fat options ("-F 32", "-F32"), or "".

@@ -99,3 +99,35 @@ func TestParseUdevLabels(t *testing.T) {
 		}
 	}
 }
+
+// A filesystem size set in options must fit the device and is held to the
+// format's minimum (mkfs.btrfs and mkfs.xfs refused both, after the
+// partition table was written).
+func TestSizeInOptions(t *testing.T) {
+	for _, c := range []struct {
+		format  string
+		size    uint64
+		options []string
+		bad     string
+	}{
+		{"btrfs", 200 * mib, []string{"-b", "300M"}, "option -b 300M asks for 300 MiB; the device is 200 MiB"},
+		{"btrfs", 200 * mib, []string{"--byte-count=300m"}, "asks for 300 MiB"},
+		{"btrfs", 200 * mib, []string{"-b300M"}, "asks for 300 MiB"},
+		{"btrfs", 200 * mib, []string{"-b", "50M"}, "btrfs needs at least 109 MiB"},
+		{"btrfs", 200 * mib, []string{"-b", "150M"}, ""},
+		{"btrfs", 200 * mib, []string{"-M", "-b", "50M"}, ""},
+		{"btrfs", 200 * mib, []string{"-b", "1x"}, ""}, // left to mkfs.btrfs
+		{"xfs", 350 * mib, []string{"-d", "size=400m"}, "asks for 400 MiB"},
+		{"xfs", 350 * mib, []string{"-d", "agcount=4,size=200m"}, "xfs needs at least 300 MiB"},
+		{"xfs", 350 * mib, []string{"-dsize=614400s"}, ""},
+		{"xfs", 350 * mib, []string{"-d", "size=8e"}, "asks for"},
+	} {
+		err := checkSize(c.format, c.size, c.options)
+		switch {
+		case c.bad == "" && err != nil:
+			t.Errorf("checkSize(%s, %s, %q) = %v; want nil", c.format, sizeText(c.size), c.options, err)
+		case c.bad != "" && (err == nil || !strings.Contains(err.Error(), c.bad)):
+			t.Errorf("checkSize(%s, %s, %q) = %v; want an error with %q", c.format, sizeText(c.size), c.options, err, c.bad)
+		}
+	}
+}

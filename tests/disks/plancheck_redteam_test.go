@@ -62,6 +62,15 @@ var redTeamScenarios = []scenario{
 		why:  `filesystem on \$disk0p1: options: label "seventeen-bytes-x" is 17 bytes; ext4 labels hold at most 16`,
 	},
 	{
+		// mkfs.btrfs: "smaller than requested size", after the table
+		name:   "refuse/btrfs-byte-count-larger-than-the-partition-before-the-table-is-written",
+		before: []disk{{SizeMiB: 256}},
+		config: cfg(`{"disks": [{"device": "$disk0", "partitions": [{"number": 1, "label": "b", "sizeMiB": 200}]}],
+			"filesystems": [{"device": "$disk0p1", "format": "btrfs", "options": ["-b", "300M"]}]}`),
+		fail: "disks",
+		why:  `filesystem on \$disk0p1: option -b 300M asks for 300 MiB; the device is 200 MiB`,
+	},
+	{
 		// mkfs.fat pads the label; blkid reads "EFI" back, and a second
 		// run refused the filesystem the first made
 		name:   "refuse/vfat-label-with-a-trailing-space",
@@ -84,7 +93,7 @@ var redTeamScenarios = []scenario{
 		mounts: []mnt{{Path: "/var", Dev: "$disk0p1"}},
 	},
 	{
-		// an existing LUKS label with a space, reused with its key file
+		// quotes and a backslash in an existing label: the plan keeps it
 		name:   "dry-run/btrfs-label-with-quotes-kept",
 		before: []disk{{SizeMiB: 200, Parts: []part{{Num: 1, Label: "data", StartMiB: 1, SizeMiB: 128, FS: &fsys{Format: "btrfs", Label: `it's "x" \ y`, UUID: u2}}}}},
 		config: cfg(`{"filesystems": [{"device": "$disk0p1", "format": "btrfs", "label": "it's \"x\" \\ y", "uuid": "` + u2 + `"}]}`),
