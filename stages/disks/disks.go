@@ -111,6 +111,9 @@ func MakePlan(ctx context.Context, cfg config.Config, o Options) (*Plan, error) 
 		if err != nil {
 			return nil, err
 		}
+		if f, ok := future[rp.Path()]; ok {
+			return nil, fmt.Errorf("RAID %s: %s is also the name of partition %d of %s; refusing to guess which the config means", rp.Name, rp.Path(), f.part.Number, f.disk.Device)
+		}
 		plan.Raids = append(plan.Raids, rp)
 		raids[rp.Path()], deferred[rp.Path()] = true, true
 	}
@@ -148,7 +151,64 @@ func MakePlan(ctx context.Context, cfg config.Config, o Options) (*Plan, error) 
 		plan.Aliases[f.Device] = fp.Node
 		plan.Filesystems = append(plan.Filesystems, fp)
 	}
+	if err := nestedDevices(plan); err != nil {
+		return nil, err
+	}
 	return plan, nil
+}
+
+// nestedDevices refuses a RAID member, LUKS volume or filesystem on a
+// whole disk that the config also gives partitions (writing it would overwrite
+// the table the plan writes, or the plan's table would cut it), and a
+// disk of the config that is a partition of another one whose table the
+// plan changes (it was read where the partition is now, not where it
+// will be).
+func nestedDevices(plan *Plan) error {
+	partitioned := map[uint64]*DiskPlan{}
+	for _, dp := range plan.Disks {
+		if len(dp.After.Partitions) > 0 && (dp.Changes() || len(dp.Parts) > 0) {
+			partitioned[dp.Dev] = dp
+		}
+	}
+	check := func(what, node string) error {
+		dev, err := blockdev.DevNum(node)
+		if err != nil {
+			return nil // not there yet: made by this run, on a partition or volume
+		}
+		if dp, ok := partitioned[dev]; ok {
+			return fmt.Errorf("%s: %s is the whole disk %s, which this config partitions; name one of its partitions", what, node, dp.Device)
+		}
+		return nil
+	}
+	for _, r := range plan.Raids {
+		for i, n := range r.Nodes {
+			if err := check(fmt.Sprintf("RAID %s member %s", r.Name, r.Devices[i]), n); err != nil {
+				return err
+			}
+		}
+	}
+	for _, l := range plan.Luks {
+		if err := check(fmt.Sprintf("LUKS %s on %s", l.Name, l.Device), l.Node); err != nil {
+			return err
+		}
+	}
+	for _, f := range plan.Filesystems {
+		if err := check("filesystem on "+f.Device, f.Node); err != nil {
+			return err
+		}
+	}
+	for _, dp := range plan.Disks {
+		parent, n, ok := blockdev.PartitionOf(dp.Dev)
+		if !ok {
+			continue
+		}
+		for _, other := range plan.Disks {
+			if other != dp && other.Dev == parent && other.Changes() {
+				return fmt.Errorf("disk %s is partition %d of %s, whose table this config changes", dp.Device, n, other.Device)
+			}
+		}
+	}
+	return nil
 }
 
 // planDisks plans each disk the config names, resolved once to its node
@@ -322,8 +382,8 @@ var partSuffix = regexp.MustCompile(`^(.+)-part([0-9]+)$`)
 // now (a partition of a planned disk by its disk and number, refused when
 // the plan deletes it); a path that does not exist yet by the names udev
 // and the kernel give partitions (<disk link>-partN, the disk node's
-// N or pN). A digit appended to a link is never a partition: it is another
-// device's name.
+// N or pN, an md array's /dev/md/<name>N or pN). A digit appended to any
+// other link is never a partition: it is another device's name.
 func partitionNamed(name string, disks []*DiskPlan) (future, bool, error) {
 	label, byLabel := strings.CutPrefix(name, "/dev/disk/by-partlabel/")
 	guid, byGUID := strings.CutPrefix(name, "/dev/disk/by-partuuid/")
@@ -369,7 +429,7 @@ func partitionNamed(name string, disks []*DiskPlan) (future, bool, error) {
 			continue
 		}
 		for _, pp := range dp.Parts {
-			if name != blockdev.PartitionPath(dp.Node, pp.Number) {
+			if !dp.kernelName(name, pp.Number) {
 				continue
 			}
 			if _, ok := dp.After.Find(pp.Number); !ok {
@@ -378,7 +438,7 @@ func partitionNamed(name string, disks []*DiskPlan) (future, bool, error) {
 			return dp.future(pp.Number), true, nil
 		}
 		for _, ap := range dp.After.Partitions {
-			if name == blockdev.PartitionPath(dp.Node, ap.Number) {
+			if dp.kernelName(name, ap.Number) {
 				return dp.future(ap.Number), true, nil
 			}
 		}
@@ -399,6 +459,18 @@ func partitionNamed(name string, disks []*DiskPlan) (future, bool, error) {
 		}
 	}
 	return future{}, false, nil
+}
+
+// kernelName says whether name is what the kernel, or udev for an md
+// array named by its /dev/md/ link, calls partition n of the disk:
+// /dev/vdb1, /dev/nvme0n1p1, /dev/md127p1; /dev/md/data1 for an array
+// /dev/md/data, /dev/md/vol1p1 for /dev/md/vol1 (mdadm's udev rules follow
+// the kernel's: a p when the name ends in a digit).
+func (dp *DiskPlan) kernelName(name string, n int) bool {
+	if name == blockdev.PartitionPath(dp.Node, n) {
+		return true
+	}
+	return strings.HasPrefix(dp.Device, "/dev/md/") && name == blockdev.PartitionPath(dp.Device, n)
 }
 
 // partitionNow maps a path that exists to the partition it is now, when

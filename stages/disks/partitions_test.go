@@ -249,3 +249,34 @@ func TestPartitionNamed(t *testing.T) {
 		}
 	}
 }
+
+// Partitions of an md array named by its /dev/md/ link, not there yet,
+// are known by the names mdadm's udev rules give them: <name>N, or
+// <name>pN when the name ends in a digit; any other link plus a digit is
+// not a partition.
+func TestPartitionNamedMD(t *testing.T) {
+	gpt := blockdev.Table{GPT: true, SectorSize: 512, Partitions: []blockdev.Partition{{Number: 1}, {Number: 10}}}
+	data := &DiskPlan{Device: "/dev/md/nonexistent-data", Node: "/nonexistent/md126", Dev: 1, Before: gpt, After: gpt}
+	vol := &DiskPlan{Device: "/dev/md/nonexistent-vol1", Node: "/nonexistent/md127", Dev: 2, Before: gpt, After: gpt}
+	link := &DiskPlan{Device: "/nonexistent/by-id/x", Node: "/nonexistent/vdc", Dev: 3, Before: gpt, After: gpt}
+	disks := []*DiskPlan{data, vol, link}
+	for name, want := range map[string]string{
+		"/dev/md/nonexistent-data1":      "/dev/md/nonexistent-data:1",
+		"/dev/md/nonexistent-data10":     "/dev/md/nonexistent-data:10",
+		"/dev/md/nonexistent-vol1p1":     "/dev/md/nonexistent-vol1:1",
+		"/dev/md/nonexistent-vol11":      "",
+		"/nonexistent/md127p10":          "/dev/md/nonexistent-vol1:10",
+		"/nonexistent/by-id/x1":          "",
+		"/dev/md/nonexistent-data-p1":    "",
+		"/dev/md/nonexistent-data-part1": "",
+	} {
+		f, ok, err := partitionNamed(name, disks)
+		got := ""
+		if ok {
+			got = fmt.Sprintf("%s:%d", f.disk.Device, f.part.Number)
+		}
+		if err != nil || got != want {
+			t.Errorf("partitionNamed(%s) = %q, %v; want %q", name, got, err, want)
+		}
+	}
+}
