@@ -267,3 +267,45 @@ func TestRedteamPrimaryGPTZeroed(t *testing.T) {
 	}
 	w.checkDisks([]disk{{Parts: []part{{Num: 2, Label: "new", StartMiB: 1, SizeMiB: 8}}}})
 }
+
+var nestedScenarios = []scenario{
+	{
+		// the author forgot the partition: mkfs over the whole disk would
+		// overwrite the table the plan writes (it did, after sgdisk)
+		name:   "refuse/filesystem-on-the-whole-disk-the-config-partitions",
+		before: []disk{{SizeMiB: 64}},
+		config: cfg(`{"disks": [{"device": "$disk0", "wipeTable": true, "partitions": [{"number": 1, "label": "data", "sizeMiB": 16}]}],
+			"filesystems": [{"device": "$disk0", "format": "ext4", "label": "WHOLE", "wipeFilesystem": true}]}`),
+		fail: "disks",
+		why:  `filesystem on \$disk0: \$disk0 is the whole disk \$disk0, which this config partitions`,
+	},
+	{
+		// a partition named as a disk of its own, while its disk's table
+		// moves it: it was read where it is now
+		name:   "refuse/disk-that-is-a-partition-of-a-changed-disk",
+		before: []disk{dataDisk()},
+		config: cfg(`{"disks": [{"device": "$disk0", "partitions": [{"number": 1, "label": "data", "startMiB": 40, "sizeMiB": 16, "wipePartitionEntry": true}]},
+			{"device": "$disk0p1", "wipeTable": true, "partitions": [{"number": 1, "label": "inner", "sizeMiB": 4}]}]}`),
+		fail: "disks",
+		why:  `disk \$disk0p1 is partition 1 of \$disk0, whose table this config changes`,
+	},
+	{
+		// wipeTable with no partitions, then a filesystem on the whole
+		// disk: what the config asks, done
+		name:   "create/wipe-table-then-whole-disk-filesystem",
+		before: []disk{dataDisk()},
+		config: cfg(`{"disks": [{"device": "$disk0", "wipeTable": true}],
+			"filesystems": [{"device": "$disk0", "format": "ext4", "label": "WHOLE", "wipeFilesystem": true}]}`),
+		after: []disk{{Raw: true, FS: &fsys{Format: "ext4", Label: "WHOLE"}}},
+	},
+}
+
+func TestRedteamNestedDevices(t *testing.T) {
+	requireRoot(t)
+	for _, sc := range nestedScenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			runScenario(t, sc)
+		})
+	}
+}
