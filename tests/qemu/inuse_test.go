@@ -103,3 +103,43 @@ func inuseJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// The partitions of an md array the config names by its /dev/md/ link are
+// known by the names mdadm's udev rules give them (/dev/md/<name>N), not
+// there yet when the disks stage plans: a filesystem on /dev/md/parted1
+// is made on partition 1 of that array (before, the plan waited for the
+// name and failed).
+func TestDisksMDPartitionNames(t *testing.T) {
+	bins := append([]string{"mdadm", "readlink"}, diskBins...)
+	needDiskHost(t, bins...)
+	spare, md := &vdisk{serial: "spare", mib: 16}, &vdisk{serial: "mdmember", mib: 96}
+	disks := []*vdisk{spare, md}
+	qargs := makeDisks(t, disks...)
+	cfg := map[string]any{"ignition": map[string]any{"version": "3.4.0"}, "storage": map[string]any{
+		"disks": []any{map[string]any{"device": "/dev/md/parted", "wipeTable": true, "partitions": []any{
+			map[string]any{"number": 1, "label": "one", "sizeMiB": 32},
+			map[string]any{"number": 2, "label": "two"}}}},
+		"filesystems": []any{
+			map[string]any{"device": "/dev/md/parted2", "format": "ext4", "label": "MDTWO"},
+			map[string]any{"device": "/dev/md/parted1", "format": "ext4", "label": "MDONE"}}}}
+	var s script
+	s.prelude(disks...)
+	create := s.add("mdadm --create /dev/md/parted --run --force --level=1 --raid-devices=1 --metadata=1.2 /dev/vdb")
+	link := s.add("readlink -f /dev/md/parted")
+	fetch := s.stage("fetch-offline", "/run/md.json", "/run/md-state")
+	stage := s.stage("disks", "/run/md.json", "/run/md-state")
+	one, two := s.add("blkid -p -o export /dev/md127p1"), s.add("blkid -p -o export /dev/md127p2")
+	mods := append([]string{"md_mod", "raid1"}, diskMods...)
+	res := bootScript(t, guest{mods: mods, hostBins: bins, qemuArgs: qargs}, s, disks, cfg)
+	res.ok(create)
+	if got := res.ok(link); !regexp.MustCompile(`^/dev/md127\s*$`).MatchString(got) {
+		t.Fatalf("/dev/md/parted is %q; want /dev/md127 (the names this test reads)", got)
+	}
+	res.stageOK(fetch)
+	res.stageOK(stage)
+	for i, want := range map[int]string{one: "MDONE", two: "MDTWO"} {
+		if got := blkidExport(res.ok(i))["LABEL"]; got != want {
+			t.Errorf("%s: LABEL %q; want %q", res.get(i).line, got, want)
+		}
+	}
+}
