@@ -13,6 +13,7 @@ import (
 
 	"github.com/ignition-go/ignition/config"
 	"github.com/ignition-go/ignition/internal/command"
+	"github.com/ignition-go/ignition/providers/media"
 	"github.com/ignition-go/ignition/resource"
 )
 
@@ -85,14 +86,13 @@ func ReadConfig(r io.Reader, name string) ([]byte, error) {
 	return b, nil
 }
 
-// ReadConfigFile is ReadConfig of a file.
+// ReadConfigFile reads a config file of the running system (a system
+// user.ign, a base config, the z/VM spool file) as media.ReadPath does:
+// only a regular file, at most config.MaxConfigSize bytes, so a FIFO or a
+// device there fails at once instead of blocking or running a driver. A
+// missing file matches fs.ErrNotExist.
 func ReadConfigFile(name string) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return ReadConfig(f, name)
+	return media.ReadPath(name, "config", config.MaxConfigSize)
 }
 
 // Provider finds the user config of one platform.

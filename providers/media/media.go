@@ -114,13 +114,24 @@ func (d *Dir) Close() error {
 	if !d.mounted {
 		return nil
 	}
-	err := unix.Unmount(d.Path, 0)
-	if err != nil {
-		err = &os.PathError{Op: "umount", Path: d.Path, Err: err}
-	} else {
-		os.Remove(d.Path)
+	return Unmount(d.Path)
+}
+
+// Unmount unmounts a medium's mount point and removes it. A mount that is
+// busy (something else opened a file on it) is detached instead, so it is
+// never left behind: the kernel drops it when the last file is closed.
+func Unmount(dir string) error {
+	err := unix.Unmount(dir, 0)
+	if err == unix.EBUSY {
+		err = unix.Unmount(dir, unix.MNT_DETACH)
 	}
-	return err
+	if err != nil {
+		return &os.PathError{Op: "umount", Path: dir, Err: err}
+	}
+	if err := os.Remove(dir); err != nil {
+		return fmt.Errorf("removing the mount point: %w", err)
+	}
+	return nil
 }
 
 // mountOptions returns the per-mount options (field 6 of mountinfo) of
@@ -178,7 +189,7 @@ func (d *Dir) ReadFile(name, what string, limit int64) ([]byte, error) {
 	if rel == "" {
 		rel = "."
 	}
-	b, err := read(d.fd, rel, resolveBeneath, unix.O_NOFOLLOW, what, limit)
+	b, err := read(d.fd, rel, resolveBeneath, unix.O_NOFOLLOW, what, limit, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", name, d.Dev, err)
 	}
@@ -190,7 +201,7 @@ func (d *Dir) ReadFile(name, what string, limit int64) ([]byte, error) {
 // read only when it is a regular file of at most limit bytes, as
 // ReadFile.
 func ReadPath(name, what string, limit int64) ([]byte, error) {
-	b, err := read(unix.AT_FDCWD, name, 0, 0, what, limit)
+	b, err := read(unix.AT_FDCWD, name, 0, 0, what, limit, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -199,9 +210,12 @@ func ReadPath(name, what string, limit int64) ([]byte, error) {
 
 // read opens name under dirfd with O_PATH (which opens nothing: no FIFO
 // blocks, no device driver runs), checks it is a regular file within
-// limit, and only then opens it for reading, non-blocking, checking it is
-// still the same file.
-func read(dirfd int, name string, resolve uint64, flags int, what string, limit int64) ([]byte, error) {
+// limit, and only then opens that very inode for reading, non-blocking,
+// through /proc/self/fd: a file put in its place after the check is never
+// opened. The cap holds on the bytes read, not on the size checked: a file
+// that grows past it while read is refused. checked, when not nil, runs
+// right after the check (tests put another file in place there).
+func read(dirfd int, name string, resolve uint64, flags int, what string, limit int64, checked func()) ([]byte, error) {
 	openat2 := func(flags int) (int, error) {
 		for {
 			fd, err := unix.Openat2(dirfd, name, &unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: resolve})
@@ -222,7 +236,16 @@ func read(dirfd int, name string, resolve uint64, flags int, what string, limit 
 	if err := regular(st, what, limit); err != nil {
 		return nil, err
 	}
-	fd, err := openat2(unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY | flags)
+	if checked != nil {
+		checked()
+	}
+	const rdflags = unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC
+	fd, err := reopen(pfd, rdflags)
+	if err == unix.ENOENT {
+		// no /proc: open the path again; the same-file check below
+		// refuses what was put in its place (though it was opened)
+		fd, err = openat2(rdflags | flags)
+	}
 	if err != nil {
 		return nil, openError(err)
 	}
@@ -246,6 +269,17 @@ func read(dirfd int, name string, resolve uint64, flags int, what string, limit 
 		return nil, &TooLargeError{What: what, Limit: limit}
 	}
 	return b, nil
+}
+
+// reopen opens the inode an O_PATH descriptor holds, by its /proc/self/fd
+// link: ENOENT when /proc is not mounted.
+func reopen(pfd, flags int) (int, error) {
+	for {
+		fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(pfd), flags, 0)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
 }
 
 func openError(err error) error {
