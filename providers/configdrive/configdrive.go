@@ -194,8 +194,10 @@ type Source struct {
 }
 
 // Race runs every source at once; the first to return a config or
-// ErrNoConfig wins and the others are cancelled. When every source fails
-// the errors are returned together.
+// ErrNoConfig wins and the others are cancelled, and waited for: a drive
+// one of them was reading is unmounted before Race returns, never left
+// mounted by a stage that exits. When every source fails the errors are
+// returned together.
 func Race(ctx context.Context, e *providers.Env, sources ...Source) ([]byte, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -212,10 +214,14 @@ func Race(ctx context.Context, e *providers.Env, sources ...Source) ([]byte, err
 		}()
 	}
 	var errs []error
-	for range sources {
+	for i := range sources {
 		r := <-ch
 		if r.err == nil || errors.Is(r.err, providers.ErrNoConfig) {
 			e.Log.Infof("config source: %s", r.name)
+			cancel()
+			for range sources[i+1:] {
+				<-ch
+			}
 			return r.b, r.err
 		}
 		if ctx.Err() == nil {
