@@ -11,10 +11,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ignition-go/ignition/internal/testenv"
 )
 
 // up climbs from the directory the binary runs in (the test's) to /: a
@@ -195,6 +199,63 @@ func TestRedTeamMountPathOddComponents(t *testing.T) {
 			}
 			for _, mi := range w.ourMounts() {
 				t.Errorf("still mounted: %s (%s)", mi.point, mi.source)
+			}
+			w.planSame(before)
+		})
+	}
+}
+
+// overlayExt4 copies the superblock of a fresh ext4 DATA (u1) over bytes
+// 1024-2047 of dev, leaving whatever signature dev has at 0 in place.
+func (w *world) overlayExt4(dev string) {
+	w.t.Helper()
+	img := filepath.Join(w.dir, "sb.img")
+	if err := os.WriteFile(img, nil, 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.Truncate(img, 32<<20); err != nil {
+		w.t.Fatal(err)
+	}
+	w.cmd("mkfs.ext4", "-q", "-F", "-L", "DATA", "-U", u1, img)
+	w.cmd("dd", "if="+img, "of="+dev, "bs=1024", "skip=1", "seek=1", "count=1", "conv=notrunc,fsync", "status=none")
+}
+
+// A partition holding a LUKS header (or a vfat) and a stray ext4
+// superblock: a config asking for that ext4, without wipeFilesystem, must
+// not get it (the LUKS header would go with the first write to the
+// "kept" filesystem); the plan refuses, naming what is there first.
+func TestRedTeamAmbivalentOverLuksAndVfat(t *testing.T) {
+	requireRoot(t)
+	testenv.NeedTools(t, "cryptsetup", "dd", "wipefs")
+	for _, c := range []struct {
+		name, why string
+		make      func(w *world, dev string)
+	}{
+		{"luks", `the device holds crypto_LUKS`, func(w *world, dev string) {
+			key := filepath.Join(w.dir, "key")
+			os.WriteFile(key, []byte("redteam"), 0o600)
+			w.cmd("cryptsetup", "luksFormat", "--type", "luks2", "--batch-mode", "--key-file", key,
+				"--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", dev)
+		}},
+		{"vfat", `the device holds vfat label "ESP".*\(and ext4 signatures\), not ext4`, func(w *world, dev string) {
+			w.cmd("mkfs.vfat", "-F", "32", "-n", "ESP", dev)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.build([]disk{{SizeMiB: 64, Parts: []part{{Num: 1, Label: "data", StartMiB: 1, SizeMiB: 40}}}})
+			dev := w.subst("$disk0p1")
+			c.make(w, dev)
+			w.overlayExt4(dev)
+			out, _ := exec.Command("wipefs", "--no-act", "--json", dev).Output()
+			if !strings.Contains(string(out), `"ext4"`) {
+				t.Fatalf("wipefs %s finds no ext4 superblock; the test's overlay missed:\n%s", dev, out)
+			}
+			w.planConfig(cfg(`{"filesystems": [{"device": "$disk0p1", "format": "ext4", "label": "DATA", "uuid": "` + u1 + `", "path": "/var"}]}`))
+			before := w.hashes()
+			failed, fout, log := w.sequence(nil)
+			if failed != "disks" || !regexp.MustCompile(c.why).MatchString(fout) {
+				t.Errorf("stage %q failed with:\n%s\nwant the disks stage to refuse with %q\nlog:\n%s", failed, fout, c.why, log)
 			}
 			w.planSame(before)
 		})
