@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ignition-go/ignition/config"
 	"github.com/ignition-go/ignition/internal/command"
 	"github.com/ignition-go/ignition/providers/media"
@@ -25,7 +27,8 @@ const deviceWait = 30 * time.Second
 // nosuid and noexec (checked in /proc/self/mountinfo), reads the file
 // (resolved beneath the mount with no symbolic link, a regular file of at
 // most config.MaxConfigSize bytes: a FIFO, device or link there fails at
-// once) and unmounts.
+// once) and unmounts (detaches when busy) and removes the mount point on
+// every path.
 func readFromDevice(ctx context.Context, e *Engine, label, path string) ([]byte, error) {
 	if label == "." || label == ".." || strings.Contains(label, "/") {
 		return nil, fmt.Errorf("kernel command line: ignition.config.device=%q is not a filesystem label", label)
@@ -52,12 +55,20 @@ func readFromDevice(ctx context.Context, e *Engine, label, path string) ([]byte,
 		if err != nil {
 			return nil, err
 		}
-		defer os.Remove(mnt)
 		run := e.runner()
 		if _, err := run.Run(ctx, command.Cmd{Name: "mount", Args: []string{"-o", media.Options, "-t", "auto", dev, mnt}}); err != nil {
+			// mount(8) may have been stopped (SIGTERM) after its mount
+			// call: never leave that mount behind
+			unix.Unmount(mnt, unix.MNT_DETACH)
+			os.Remove(mnt)
 			return nil, err
 		}
-		defer run.Run(context.WithoutCancel(ctx), command.Cmd{Name: "umount", Args: []string{mnt}})
+		defer func() {
+			// unmounted (detached when something keeps it busy) and
+			// its mount point removed, whatever the read did
+			done := e.Log.Op("unmounting %s from %s", dev, mnt)
+			done(media.Unmount(mnt))
+		}()
 		m, err := media.Open(mnt, dev)
 		if err != nil {
 			return nil, err
