@@ -309,3 +309,77 @@ func TestRedteamNestedDevices(t *testing.T) {
 		})
 	}
 }
+
+// A run with wipeTable killed right after sgdisk --zap-all (no table at
+// all on the disk, the kernel still seeing the old partition) or after the
+// table is written is completed by the next one.
+func TestRedteamKilledAfterZap(t *testing.T) {
+	requireRoot(t)
+	for _, match := range []string{"--zap-all", "--typecode="} {
+		t.Run(strings.TrimLeft(match, "-"), func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			w.build([]disk{dataDisk()})
+			shims := filepath.Join(w.dir, "shims")
+			os.Mkdir(shims, 0o755)
+			real, err := exec.LookPath("sgdisk")
+			if err != nil {
+				t.Fatal(err)
+			}
+			marker := filepath.Join(w.dir, "killed")
+			script := fmt.Sprintf("#!/bin/sh\n%s \"$@\"; rc=$?\ncase \" $* \" in *%q*) if [ ! -e %s ]; then : > %s; kill -KILL $PPID; fi;; esac\nexit $rc\n", real, match, marker, marker)
+			if err := os.WriteFile(filepath.Join(shims, "sgdisk"), []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			w.env = append(w.env, "PATH="+shims+":"+os.Getenv("PATH"))
+			w.writeConfig("", cfg(`{"disks": [{"device": "$disk0", "wipeTable": true, "partitions": [
+				{"number": 1, "label": "a", "startMiB": 1, "sizeMiB": 16}, {"number": 2, "label": "b", "sizeMiB": 16}]}],
+				"filesystems": [{"device": "$disk0p2", "format": "ext4", "label": "BEE", "wipeFilesystem": true}]}`))
+			failed, _, log := w.sequence(nil)
+			if _, err := os.Stat(marker); err != nil || failed != "disks" {
+				t.Fatalf("first run: stage %q failed, killed: %v; want the disks stage killed after sgdisk %s\n%s", failed, err, match, log)
+			}
+			if failed, out, log2 := w.sequence(nil); failed != "" {
+				t.Fatalf("second run: stage %s failed; want it to complete the first\n%s\n%s\n%s", failed, out, log, log2)
+			}
+			w.checkDisks([]disk{{Parts: []part{
+				{Num: 1, Label: "a", StartMiB: 1, SizeMiB: 16},
+				{Num: 2, Label: "b", StartMiB: 17, SizeMiB: 16, FS: &fsys{Format: "ext4", Label: "BEE"}}}}})
+		})
+	}
+}
+
+// One partition named twice: by its node and by the by-partlabel link of
+// the label it has now, which the config changes. The link names the
+// partition as it is; after the plan no partition has that label: refused
+// (two filesystems on one partition, or a link that will name nothing).
+// The link is made here as udev would make it.
+func TestRedteamPartlabelTheConfigChanges(t *testing.T) {
+	requireRoot(t)
+	w := newWorld(t)
+	w.build([]disk{dataDisk()})
+	label := fmt.Sprintf("rt17-old-%d", os.Getpid())
+	dir := "/dev/disk/by-partlabel"
+	made := false
+	if _, err := os.Stat(dir); err != nil {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		made = true
+	}
+	link := filepath.Join(dir, label)
+	if err := os.Symlink(w.subst("$disk0p1"), link); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		os.Remove(link)
+		if made {
+			os.Remove(dir)
+		}
+	})
+	w.cmd("sgdisk", "-c", "1:"+label, w.loops[0])
+	w.writeConfig("", cfg(`{"disks": [{"device": "$disk0", "partitions": [{"number": 1, "label": "new", "startMiB": 1, "sizeMiB": 32, "wipePartitionEntry": true}]}],
+		"filesystems": [{"device": "$disk0p1", "format": "ext4", "label": "NEWFS", "wipeFilesystem": true},
+		{"device": "`+link+`", "format": "ext4", "label": "OTHER", "wipeFilesystem": true}]}`))
+	w.refuseUnchanged(`partition 1 of \$disk0 now, which this config gives another label`)
+}
