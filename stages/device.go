@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 
@@ -22,7 +22,8 @@ const deviceWait = 30 * time.Second
 
 // readFromDevice reads a config from a labelled local device
 // (ignition.config.device=<label>, ignition.config.path=<path>): it waits
-// for /dev/disk/by-label/<label> (up to 30 s, or the fetch timeout when
+// for /dev/disk/by-label/<label> (the label encoded as udev names the
+// link: "a/b" is a\x2fb; up to 30 s, or the fetch timeout when
 // that is shorter, saying what it waits for), mounts it read-only, nodev,
 // nosuid and noexec (checked in /proc/self/mountinfo), reads the file
 // (resolved beneath the mount with no symbolic link, a regular file of at
@@ -30,10 +31,10 @@ const deviceWait = 30 * time.Second
 // once) and unmounts (detaches when busy) and removes the mount point on
 // every path.
 func readFromDevice(ctx context.Context, e *Engine, label, path string) ([]byte, error) {
-	if label == "." || label == ".." || strings.Contains(label, "/") {
+	if label == "." || label == ".." {
 		return nil, fmt.Errorf("kernel command line: ignition.config.device=%q is not a filesystem label", label)
 	}
-	dev := filepath.Join("/dev/disk/by-label", label)
+	dev := "/dev/disk/by-label/" + udevEncode(label)
 	done := e.Log.Op("reading config %q from device %q", path, dev)
 	b, err := func() ([]byte, error) {
 		var fetchTimeout time.Duration
@@ -79,4 +80,26 @@ func readFromDevice(ctx context.Context, e *Engine, label, path string) ([]byte,
 	}()
 	done(err)
 	return b, err
+}
+
+// udevEncode is a label as udev names its /dev/disk/by-label link
+// (ID_FS_LABEL_ENC): ASCII letters, digits, "#+-.:=@_" and whole UTF-8
+// characters stay; every other byte, "/" and "\" included, becomes \xNN.
+func udevEncode(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if r, n := utf8.DecodeRuneInString(s[i:]); n > 1 && r != utf8.RuneError {
+			b.WriteString(s[i : i+n])
+			i += n
+			continue
+		}
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("#+-.:=@_", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, `\x%02x`, c)
+		}
+		i++
+	}
+	return b.String()
 }

@@ -139,3 +139,52 @@ func TestConfigDevicePaths(t *testing.T) {
 		t.Errorf("missing device, host path: exit %d, cached %v, stderr %q; want the wait to fail", r.code, cached, r.stderr)
 	}
 }
+
+// ignition.config.device finds a label by the name udev gives its
+// /dev/disk/by-label link (the test takes that name from blkid's
+// ID_FS_LABEL_ENC, as udev's rules do): a label with shell characters or
+// a "/" is read from its device, and nothing is run through a shell. On
+// main the first waited for a link udev never makes and the second was
+// refused.
+func TestConfigDeviceLabelEncoded(t *testing.T) {
+	testenv.NeedRoot(t, "a loop device")
+	testenv.NeedTools(t, "mkfs.ext4", "losetup", "truncate", "blkid")
+	dir := t.TempDir()
+	content := filepath.Join(dir, "content")
+	os.MkdirAll(content, 0o755)
+	os.WriteFile(filepath.Join(content, "config.ign"), []byte(`{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/etc/from-device"}]}}`), 0o644)
+	n := time.Now().UnixNano() % 10000
+	for _, label := range []string{fmt.Sprintf("c$(x);%d", n), fmt.Sprintf("é/rt%d", n)} {
+		img := filepath.Join(dir, "label.img")
+		for _, c := range [][]string{{"truncate", "-s", "16M", img}, {"mkfs.ext4", "-q", "-F", "-L", label, "-d", content, img}} {
+			if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+				t.Fatalf("%s: %v %s", strings.Join(c, " "), err, out)
+			}
+		}
+		out, err := exec.Command("blkid", "-o", "udev", "-p", img).Output()
+		enc := regexp.MustCompile(`(?m)^ID_FS_LABEL_ENC=(.*)$`).FindSubmatch(out)
+		if err != nil || enc == nil {
+			t.Fatalf("blkid -o udev %s: %v %s", img, err, out)
+		}
+		out, err = exec.Command("losetup", "-f", "--show", img).Output()
+		if err != nil {
+			t.Fatalf("losetup: %v", err)
+		}
+		loop := strings.TrimSpace(string(out))
+		link := filepath.Join("/dev/disk/by-label", string(enc[1]))
+		os.MkdirAll(filepath.Dir(link), 0o755)
+		if err := os.Symlink(loop, link); err != nil {
+			exec.Command("losetup", "-d", loop).Run()
+			t.Fatal(err)
+		}
+		m := newMachine(t)
+		m.cmdline("ignition.config.device=" + label + " ignition.config.path=/config.ign")
+		r := m.run("metal", "fetch", "-fetch-timeout", "2s")
+		cache, _ := m.cache()
+		os.Remove(link)
+		exec.Command("losetup", "-d", loop).Run()
+		if r.code != 0 || strings.Join(files(cache), ",") != "/etc/from-device" {
+			t.Errorf("label %q (link %s): exit %d, cache %v; want the device's config\n%s%s", label, link, r.code, cache, r.out, r.stderr)
+		}
+	}
+}
