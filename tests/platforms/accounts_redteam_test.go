@@ -70,7 +70,7 @@ func TestRedteamFragmentUserNamedLikeAGroup(t *testing.T) {
 		kind   testenv.RootKind
 		groups []string
 	}{
-		{testenv.FedoraCoreOS, []string{"sudo", "wheel"}},
+		{testenv.FedoraCoreOS, []string{"wheel", "dialout"}},
 		{testenv.Debian, []string{"users"}},
 	} {
 		t.Run(string(c.kind), func(t *testing.T) {
@@ -176,8 +176,9 @@ func TestRedteamAccountChangesRefusedInPlan(t *testing.T) {
 		{"usermod of an altfiles user", users(map[string]any{"name": "chrony", "gecos": "mine"}), []string{`"chrony"`, "/usr/lib/passwd"}},
 		{"userdel of an altfiles user", users(map[string]any{"name": "chrony", "shouldExist": false}), []string{`"chrony"`, "/usr/lib/passwd"}},
 		{"groupmod of an altfiles group", map[string]any{"groups": []any{map[string]any{"name": "chrony", "gid": 5000}}}, []string{`"chrony"`, "/usr/lib/group"}},
-		{"new user in an altfiles group", users(map[string]any{"name": "alice", "groups": []any{"sudo"}}), []string{`"sudo"`, "/usr/lib/group"}},
-		{"new user named like an altfiles group", users(map[string]any{"name": "wheel"}), []string{`"wheel"`, "/usr/lib/group"}},
+		{"new user in an altfiles group", users(map[string]any{"name": "alice", "groups": []any{"dialout"}}), []string{`"dialout"`, "/usr/lib/group"}},
+		{"new user named like an altfiles group", users(map[string]any{"name": "dialout"}), []string{`"dialout"`, "/usr/lib/group"}},
+		{"new user named like a group of /etc/group", users(map[string]any{"name": "wheel"}), []string{`"wheel"`, "/etc/group"}},
 		{"new user named like a group of the config", map[string]any{"users": []any{map[string]any{"name": "alice"}}, "groups": []any{map[string]any{"name": "alice"}}}, []string{`"alice"`, "primaryGroup"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
