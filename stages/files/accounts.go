@@ -69,6 +69,9 @@ func (a *Applier) notForPlatform(name string, f FragmentUser) string {
 		if g, ok := a.db.Group(name); ok {
 			return fmt.Sprintf("not in the target, but a group %q is, in %s", name, accounts.Where(g.Source, g.SourceFile))
 		}
+		if a.configGroup(name) {
+			return fmt.Sprintf("not in the target, but the config makes a group %q", name)
+		}
 		base, _ := a.useraddDefaults()
 		home := path.Join(base, name)
 		canon, err := a.view.resolve(home, true)

@@ -88,3 +88,30 @@ func TestPlatformUsersOnlyLoginAccounts(t *testing.T) {
 		}
 	}
 }
+
+// A metadata user named like a group the config makes (or the target has)
+// is skipped with a warning: useradd would fail on the group, and the
+// plan's refusal of such a user would fail the boot because of metadata.
+func TestPlatformUserNamedLikeAGroup(t *testing.T) {
+	needRoot(t)
+	root := testenv.NewRoot(t, testenv.FedoraCoreOS)
+	run := &command.Fake{}
+	l := &testLog{}
+	cfg := parse(t, `{"ignition":{"version":"3.6.0"},"passwd":{
+	  "groups":[{"name":"builders"}],
+	  "users":[{"name":"builders","sshAuthorizedKeys":["ssh-ed25519 AAAAb"]},{"name":"wheel","sshAuthorizedKeys":["ssh-ed25519 AAAAw"]}]}}`)
+	err := Apply(context.Background(), cfg, Options{Root: root, Fetcher: &resource.Fetcher{}, Log: l, Runner: run,
+		FragmentUsers: []FragmentUser{{Name: "builders"}, {Name: "wheel"}}})
+	if err != nil {
+		t.Fatalf("Apply = %v; want the metadata users skipped, not the plan failed", err)
+	}
+	logs := strings.Join(l.lines, "\n")
+	for _, u := range []string{"builders", "wheel"} {
+		if !strings.Contains(logs, `WARN platform metadata: user "`+u+`" skipped`) {
+			t.Errorf("no warning for %s:\n%s", u, logs)
+		}
+	}
+	if ran := strings.Join(run.Lines(), "\n"); strings.Contains(ran, "useradd") {
+		t.Errorf("ran:\n%s\nwant no useradd", ran)
+	}
+}
