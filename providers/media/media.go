@@ -218,7 +218,14 @@ func ReadPath(name, what string, limit int64) ([]byte, error) {
 func read(dirfd int, name string, resolve uint64, flags int, what string, limit int64, checked func()) ([]byte, error) {
 	openat2 := func(flags int) (int, error) {
 		for {
-			fd, err := unix.Openat2(dirfd, name, &unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: resolve})
+			var fd int
+			var err error
+			if resolve == 0 {
+				// a path of the running system: any kernel
+				fd, err = unix.Openat(dirfd, name, flags|unix.O_CLOEXEC, 0)
+			} else {
+				fd, err = unix.Openat2(dirfd, name, &unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: resolve})
+			}
 			if err != unix.EINTR && err != unix.EAGAIN {
 				return fd, err
 			}

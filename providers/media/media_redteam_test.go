@@ -4,7 +4,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -90,4 +92,62 @@ func TestCloseBusyMedium(t *testing.T) {
 		unix.Statfs(mnt, &st)
 		t.Fatalf("mount point %s still there after Close (stat: %v, fs type %#x)", mnt, err, st.Type)
 	}
+}
+
+// A file of the running system (a system user.ign, IGNITION_CONFIG_FILE)
+// is read on a kernel without openat2 (before Linux 5.6): only media need
+// it. The thread that reads is given a seccomp filter answering ENOSYS to
+// openat2, as such a kernel would; a missing file is still "not found",
+// so a boot with no system config goes on.
+func TestReadPathWithoutOpenat2(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "user.ign")
+	if err := os.WriteFile(name, []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		b          []byte
+		err        error
+		missingErr error
+		filter     error
+	}
+	ch := make(chan result)
+	go func() {
+		// the filtered thread ends with this goroutine: never unlocked
+		runtime.LockOSThread()
+		var r result
+		if r.filter = denyOpenat2(); r.filter == nil {
+			r.b, r.err = ReadPath(name, "config", 100)
+			_, r.missingErr = ReadPath(filepath.Join(dir, "missing.ign"), "config", 100)
+		}
+		ch <- r
+	}()
+	r := <-ch
+	if r.filter != nil {
+		testenv.Skip(t, "cannot install a seccomp filter: %v", r.filter)
+	}
+	if string(r.b) != "{}" || r.err != nil {
+		t.Errorf("ReadPath(%s) without openat2 = %q, %v; want {}", name, r.b, r.err)
+	}
+	if !errors.Is(r.missingErr, os.ErrNotExist) {
+		t.Errorf("ReadPath(missing) without openat2 = %v; want not found", r.missingErr)
+	}
+}
+
+// denyOpenat2 makes openat2 fail with ENOSYS on the calling thread.
+func denyOpenat2() error {
+	prog := []unix.SockFilter{
+		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 0}, // seccomp_data.nr
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: unix.SYS_OPENAT2},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW},
+	}
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	if _, _, e := unix.Syscall(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0); e != 0 {
+		return e
+	}
+	if _, _, e := unix.Syscall(unix.SYS_PRCTL, unix.PR_SET_SECCOMP, unix.SECCOMP_MODE_FILTER, uintptr(unsafe.Pointer(&fprog))); e != 0 {
+		return e
+	}
+	return nil
 }
