@@ -321,6 +321,17 @@ var deviceOptions = map[string][]string{
 	"mdadm":      {"--write-journal", "--backup-file", "--bitmap", "-b"},
 }
 
+// setByStage are the options that set what the config's own fields or
+// the stage set, per program: mdadm 4.2 refuses a second --level ("raid
+// level may only be set once") or --raid-devices ("set twice"), after the
+// partition table is written; cryptsetup 2.6.1 takes the last --type, so
+// "--type luks1" made a LUKS1 volume that the next run refused as not
+// LUKS2 (its label dropped, its header size not the one planned).
+var setByStage = map[string][]string{
+	"mdadm":      {"--level", "-l", "--raid-devices", "-n", "--spare-devices", "-x"},
+	"cryptsetup": {"--type", "-M"},
+}
+
 // longAbbrev are the programs that parse long options with getopt_long,
 // which takes any unambiguous abbreviation ("--write-j" for
 // "--write-journal"); cryptsetup's popt does not.
@@ -361,6 +372,19 @@ func checkOptions(program string, options []string) error {
 				}
 			}
 			return fmt.Errorf("option %s takes a device or a file; it is not supported (see docs/differences.md)", d)
+		}
+		for _, d := range setByStage[program] {
+			value, ok := optionValue(program, o, d)
+			if !ok {
+				continue
+			}
+			if value == "" && i+1 < len(options) {
+				value = options[i+1]
+			}
+			if program == "cryptsetup" && value == "luks2" {
+				continue
+			}
+			return fmt.Errorf("option %q sets what the config sets (RAID level, devices and spares; LUKS2 as the type); it is not supported", o)
 		}
 		for _, piece := range strings.FieldsFunc(o, func(r rune) bool { return r == '=' || r == ',' }) {
 			if namesDevice(piece) {

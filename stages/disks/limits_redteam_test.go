@@ -131,3 +131,29 @@ func TestSizeInOptions(t *testing.T) {
 		}
 	}
 }
+
+// Options that set what the config sets: mdadm fails on a second --level,
+// after the table is written; cryptsetup takes the last --type.
+func TestOptionsSetByTheStage(t *testing.T) {
+	for _, c := range []struct {
+		program string
+		options []string
+		ok      bool
+	}{
+		{"mdadm", []string{"--level", "5"}, false},
+		{"mdadm", []string{"-l1"}, false},
+		{"mdadm", []string{"--raid-devices=3"}, false},
+		{"mdadm", []string{"--raid-d=3"}, false},
+		{"mdadm", []string{"-x", "1"}, false},
+		{"mdadm", []string{"--chunk", "64", "--metadata=1.2", "--name", "data"}, true},
+		{"cryptsetup", []string{"--type", "luks1"}, false},
+		{"cryptsetup", []string{"--type=plain"}, false},
+		{"cryptsetup", []string{"-M", "luks1"}, false},
+		{"cryptsetup", []string{"--type", "luks2", "--cipher", "aes-xts-plain64"}, true},
+	} {
+		err := checkOptions(c.program, c.options)
+		if (err == nil) != c.ok {
+			t.Errorf("checkOptions(%s, %q) = %v; want ok=%v", c.program, c.options, err, c.ok)
+		}
+	}
+}

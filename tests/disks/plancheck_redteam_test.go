@@ -75,6 +75,25 @@ var redTeamScenarios = []scenario{
 		why:  `filesystem on \$disk0p1: option -b 300M asks for 300 MiB; the device is 200 MiB`,
 	},
 	{
+		// cryptsetup takes the last --type: a LUKS1 volume the next run
+		// refused as not LUKS2
+		name:   "refuse/luks-type-luks1-in-options",
+		before: []disk{{SizeMiB: 64}},
+		config: cfg(`{"disks": [{"device": "$disk0", "partitions": [{"number": 1, "label": "sec", "sizeMiB": 32}]}],
+			"luks": [{"name": "sec", "device": "$disk0p1", "options": ["--type", "luks1"]}]}`),
+		fail: "disks",
+		why:  `LUKS sec: option "--type" sets what the config sets`,
+	},
+	{
+		// mdadm: "raid level may only be set once", after the table
+		name:   "refuse/raid-level-in-options",
+		before: []disk{{SizeMiB: 64}},
+		config: cfg(`{"disks": [{"device": "$disk0", "partitions": [{"number": 1, "label": "m1", "sizeMiB": 16}, {"number": 2, "label": "m2", "sizeMiB": 16}]}],
+			"raid": [{"name": "md9", "level": "raid1", "devices": ["$disk0p1", "$disk0p2"], "options": ["--level=0"]}]}`),
+		fail: "disks",
+		why:  `RAID md9: option "--level=0" sets what the config sets`,
+	},
+	{
 		// mkfs.fat pads the label; blkid reads "EFI" back, and a second
 		// run refused the filesystem the first made
 		name:   "refuse/vfat-label-with-a-trailing-space",
