@@ -157,3 +157,24 @@ func TestOptionsSetByTheStage(t *testing.T) {
 		}
 	}
 }
+
+// Label lengths are bytes, as the tools count them: "é" is two.
+func TestLabelBytesNotRunes(t *testing.T) {
+	for _, c := range []struct {
+		format, label string
+		ok            bool
+	}{
+		{"ext4", strings.Repeat("é", 8), true},
+		{"ext4", strings.Repeat("é", 8) + "x", false},
+		{"swap", strings.Repeat("é", 7) + "x", true},
+		{"swap", strings.Repeat("é", 8), false},
+		{"xfs", strings.Repeat("日", 4), true},
+		{"xfs", strings.Repeat("日", 4) + "x", false},
+		{"btrfs", strings.Repeat("é", 128), false},
+		{"vfat", "é", false},
+	} {
+		if err := checkLabel(c.format, c.label); (err == nil) != c.ok {
+			t.Errorf("checkLabel(%s, %q) = %v; want ok=%v", c.format, c.label, err, c.ok)
+		}
+	}
+}
