@@ -32,7 +32,7 @@ install() {
     # files: shadow-utils, systemctl, setfiles; disks: sgdisk, blkid,
     # wipefs, mkfs.*, mkswap, mdadm, cryptsetup, clevis, udevadm; mount
     # and umount; modprobe (fw_cfg)
-    inst_multiple -o \
+    inst_multiple -o sh mkdir \
         useradd usermod userdel groupadd groupmod groupdel \
         systemctl setfiles mount umount modprobe udevadm \
         sgdisk blkid wipefs mkfs.ext4 mkfs.xfs mkfs.btrfs mkfs.fat mkswap \
@@ -61,7 +61,8 @@ install() {
     inst_simple "$moddir/ignition-generator" "$systemdutildir/system-generators/ignition-generator"
     local u
     for u in ignition-fetch-offline.service ignition-fetch.service ignition-kargs.service \
-             ignition-disks.service ignition-mount.service ignition-files.service ignition-complete.target; do
+             ignition-disks.service ignition-mount.service ignition-files.service ignition-complete.target \
+             ignition-remount-sysroot.service ignition-success.service; do
         inst_simple "$moddir/$u" "$systemdsystemunitdir/$u"
     done
 }
