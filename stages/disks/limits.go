@@ -386,6 +386,12 @@ func checkOptions(program string, options []string) error {
 			}
 			return fmt.Errorf("option %q sets what the config sets (RAID level, devices and spares; LUKS2 as the type); it is not supported", o)
 		}
+		// mkfs.btrfs makes any file its plain arguments name a device of
+		// the filesystem: one in the initramfs is gone at the switch to the
+		// real root, and the filesystem cannot be mounted without it
+		if program == "mkfs.btrfs" && namesFile(o) {
+			return fmt.Errorf("option %q names the file %s; mkfs.btrfs would make it a device of the filesystem (not supported, see docs/differences.md)", o, o)
+		}
 		for _, piece := range strings.FieldsFunc(o, func(r rune) bool { return r == '=' || r == ',' }) {
 			if namesDevice(piece) {
 				return fmt.Errorf("option %q names the device %s; options naming another device are not supported (see docs/differences.md)", o, piece)
@@ -464,6 +470,16 @@ func namesDevice(s string) bool {
 	}
 	_, err = blockdev.DevNum(real)
 	return err == nil
+}
+
+// namesFile says whether s is a path (it holds a "/") to an existing
+// regular file.
+func namesFile(s string) bool {
+	if !strings.Contains(s, "/") || strings.HasPrefix(s, "-") {
+		return false
+	}
+	st, err := os.Stat(s)
+	return err == nil && st.Mode().IsRegular()
 }
 
 // deviceSize is a block device's size in bytes, from sysfs (0 when it

@@ -178,3 +178,17 @@ func TestLabelBytesNotRunes(t *testing.T) {
 		}
 	}
 }
+
+// mkfs.btrfs takes a regular file as a second device of the filesystem.
+func TestBtrfsOptionNamesAFile(t *testing.T) {
+	f := t.TempDir() + "/img"
+	if err := os.WriteFile(f, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkOptions("mkfs.btrfs", []string{"-d", "single", f}); err == nil {
+		t.Errorf("checkOptions(mkfs.btrfs, -d single %s) = nil; want refused", f)
+	}
+	if err := checkOptions("mkfs.btrfs", []string{"--rootdir", t.TempDir()}); err != nil {
+		t.Errorf("checkOptions(mkfs.btrfs, --rootdir DIR) = %v; want nil", err)
+	}
+}
