@@ -290,9 +290,8 @@ func (a *Applier) predictSkel(host, from, to string, relink func(string) string)
 				return err
 			}
 			de.target = relink(de.target)
-		case rootfs.Other:
-			continue // useradd copies no special files
 		}
+		// special files too: useradd copies a FIFO or a device node (mknod)
 		p := path.Join(to, e.Name())
 		a.view.predicted[p] = de
 		if de.kind == rootfs.Directory {

@@ -404,3 +404,23 @@ func TestRedteamSkeletonLinkIntoItself(t *testing.T) {
 		t.Errorf("alice's app.conf = %q; want the config's", got)
 	}
 }
+
+// A FIFO in the skeleton: useradd copies it (mknod) into the new home, so
+// the plan expects it there: a config file with overwrite replaces it
+// (the commit failed on a path "changed since the plan", after useradd).
+func TestRedteamSkeletonFIFO(t *testing.T) {
+	m := fixtureMachine(t, testenv.Debian)
+	if err := syscall.Mkfifo(filepath.Join(m.root, "etc/skel/pipe"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := offlineThenFiles(m, ignConfig(t, map[string]any{
+		"passwd": map[string]any{"users": []any{map[string]any{"name": "alice"}}},
+		"storage": map[string]any{"files": []any{map[string]any{"path": "/home/alice/pipe", "overwrite": true,
+			"contents": map[string]any{"source": "data:,mine"}}}}}))
+	if r.code != 0 {
+		t.Fatalf("files: exit %d; want 0\n%s%s", r.code, clip(r.out), clip(r.stderr))
+	}
+	if got := readString(t, filepath.Join(m.root, "home/alice/pipe")); got != "mine" {
+		t.Errorf("/home/alice/pipe = %q; want the config's file", got)
+	}
+}
