@@ -99,6 +99,9 @@ fuzz:
 bench:
 	$(GO) test ./config/ -run '^$$' -bench . -benchmem -benchtime 5x
 	$(GO) test ./stages/disks/ -run '^$$' -bench . -benchmem
+	$(GO) test ./providers/detect/ -run '^$$' -bench . -benchmem
+	$(GO) test ./internal/gpt/ -run '^$$' -bench . -benchmem
+	$(GO) test ./stages/ -run '^$$' -bench RenderFragment -benchmem
 	./tests/bench/cli.sh
 	./tests/bench/fetch.sh
 	./tests/bench/files.sh
