@@ -74,6 +74,9 @@ func (a *Applier) notForPlatform(name string, f FragmentUser) string {
 		}
 		base, _ := a.useraddDefaults()
 		home := path.Join(base, name)
+		if link := a.danglingLink(home); link != "" {
+			return fmt.Sprintf("not in the target, and useradd cannot make its home directory %s (%s is a symlink to nothing)", home, link)
+		}
 		canon, err := a.view.resolve(home, true)
 		if err != nil {
 			return fmt.Sprintf("%s: %v", home, err)
@@ -234,6 +237,11 @@ func (a *Applier) predictHome(home, skel string) error {
 	if st.kind != rootfs.Missing {
 		return nil
 	}
+	if link := a.danglingLink(home); link != "" {
+		// useradd makes each missing directory of the path with mkdir,
+		// which fails on the link: the user is made, its home is not
+		return fmt.Errorf("%s is a symlink to nothing: useradd cannot make the home directory through it", link)
+	}
 	dir := diskEntry{kind: rootfs.Directory, predicted: true}
 	var missing []string
 	for d := canon; d != "/"; d = path.Dir(d) {
@@ -266,6 +274,30 @@ func (a *Applier) predictHome(home, skel string) error {
 		}
 		return target
 	})
+}
+
+// danglingLink names the first directory on p (as written) that is a
+// symlink whose target is not there, in the view; "" when none is.
+func (a *Applier) danglingLink(p string) string {
+	cur := ""
+	for _, c := range strings.Split(path.Clean("/"+p), "/")[1:] {
+		cur += "/" + c
+		canon, err := a.view.resolve(cur, false)
+		if err != nil {
+			return ""
+		}
+		if st, err := a.view.state(canon); err != nil || st.kind != rootfs.Symlink {
+			continue
+		}
+		target, err := a.view.resolve(cur, true)
+		if err != nil {
+			return cur
+		}
+		if st, err := a.view.state(target); err == nil && st.kind == rootfs.Missing {
+			return cur
+		}
+	}
+	return ""
 }
 
 // predictSkel records the skeleton under host (the in-root directory

@@ -115,3 +115,22 @@ func TestPlatformUserNamedLikeAGroup(t *testing.T) {
 		t.Errorf("ran:\n%s\nwant no useradd", ran)
 	}
 }
+
+// A new metadata user whose home path goes through a symlink to nothing
+// is skipped (the plan refuses such a home for a config's user).
+func TestPlatformUserHomeThroughDanglingLink(t *testing.T) {
+	needRoot(t)
+	root := testenv.NewRoot(t, testenv.Debian)
+	os.Remove(filepath.Join(root, "home"))
+	os.Symlink("var/home", filepath.Join(root, "home"))
+	l := &testLog{}
+	cfg := parse(t, `{"ignition":{"version":"3.6.0"},"passwd":{"users":[{"name":"newbie","sshAuthorizedKeys":["ssh-ed25519 AAAAn"]}]}}`)
+	err := Apply(context.Background(), cfg, Options{Root: root, Fetcher: &resource.Fetcher{}, Log: l, Runner: &command.Fake{},
+		FragmentUsers: []FragmentUser{{Name: "newbie"}}})
+	if err != nil {
+		t.Fatalf("Apply = %v; want the metadata user skipped", err)
+	}
+	if logs := strings.Join(l.lines, "\n"); !strings.Contains(logs, `user "newbie" skipped`) || !strings.Contains(logs, "symlink to nothing") {
+		t.Errorf("no warning for newbie:\n%s", logs)
+	}
+}

@@ -424,3 +424,25 @@ func TestRedteamSkeletonFIFO(t *testing.T) {
 		t.Errorf("/home/alice/pipe = %q; want the config's file", got)
 	}
 }
+
+// /home a link to a directory that is not there (var/home before /var is
+// populated): useradd makes the user, then fails on the home (exit 12),
+// after the commit started. Refused in the plan, nothing changed.
+func TestRedteamHomeThroughDanglingLink(t *testing.T) {
+	m := fixtureMachine(t, testenv.Debian)
+	os.Remove(filepath.Join(m.root, "home"))
+	if err := os.Symlink("var/home", filepath.Join(m.root, "home")); err != nil {
+		t.Fatal(err)
+	}
+	before := treeSnapshot(t, m.root)
+	r := offlineThenFiles(m, ignConfig(t, map[string]any{
+		"passwd":  map[string]any{"users": []any{map[string]any{"name": "alice"}}},
+		"storage": map[string]any{"files": []any{dataFile("/etc/marker", "x")}}}))
+	if r.code == 0 {
+		t.Fatalf("files: exit 0; want the plan to refuse")
+	}
+	mustContain(t, "log", r.out+r.stderr, `user "alice"`, "/home is a symlink to nothing")
+	if d := snapshotDiff(before, treeSnapshot(t, m.root)); d != "" {
+		t.Errorf("the root changed though the plan failed:\n%s", d)
+	}
+}
