@@ -388,12 +388,14 @@ var ErrGaveUp = errors.New("gave up waiting")
 // Wait calls ready every interval until it reports true or an error, or
 // until wait or ctx ends. It logs what it waits for and its bound once,
 // when the first look finds nothing, then every LogEvery; the end of the
-// wait is ErrGaveUp, saying what and how long. A ctx that has already
-// ended is one look, with nothing logged.
+// wait is ErrGaveUp, saying what and how long; a ctx cancelled on the way
+// (the stage stopped) is context.Canceled instead. A ctx that has already
+// ended is one look, with nothing logged, and ErrGaveUp.
 func Wait(ctx context.Context, logf func(string, ...any), what string, wait, interval time.Duration, ready func() (bool, error)) error {
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
 		wait = time.Until(dl).Round(100 * time.Millisecond)
 	}
+	parent, oneLook := ctx, ctx.Err() != nil
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	start := time.Now()
@@ -414,6 +416,10 @@ func Wait(ctx context.Context, logf func(string, ...any), what string, wait, int
 		}
 		select {
 		case <-ctx.Done():
+			if err := parent.Err(); err == context.Canceled && !oneLook {
+				// stopped (SIGTERM), not given up: say so
+				return fmt.Errorf("stopped waiting for %s after %v: %w", what, time.Since(start).Round(100*time.Millisecond), err)
+			}
 			return fmt.Errorf("%w for %s after %v", ErrGaveUp, what, time.Since(start).Round(100*time.Millisecond))
 		case <-time.After(interval):
 		}

@@ -1,11 +1,13 @@
 package media
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -150,4 +152,19 @@ func denyOpenat2() error {
 		return e
 	}
 	return nil
+}
+
+// A wait stopped from outside (SIGTERM cancels the stage's context) ends
+// as cancelled, not as "gave up after its bound": the log of a stopped
+// boot must not say the device never appeared within 30 s after 2 s.
+func TestWaitCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	err := Wait(ctx, func(string, ...any) {}, "device /dev/disk/by-label/X", time.Minute, time.Millisecond, func() (bool, error) {
+		cancel() // the stop arrives during the first look
+		return false, nil
+	})
+	if errors.Is(err, ErrGaveUp) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait() stopped by its caller = %v; want context.Canceled, not ErrGaveUp", err)
+	}
 }

@@ -1,6 +1,7 @@
 package platforms
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -186,5 +187,41 @@ func TestConfigDeviceLabelEncoded(t *testing.T) {
 		if r.code != 0 || strings.Join(files(cache), ",") != "/etc/from-device" {
 			t.Errorf("label %q (link %s): exit %d, cache %v; want the device's config\n%s%s", label, link, r.code, cache, r.out, r.stderr)
 		}
+	}
+}
+
+// A stage stopped (SIGTERM) while it waits for the ignition.config.device
+// filesystem says it was stopped; on main it said the device "did not
+// appear within 30s" two seconds into the wait.
+func TestConfigDeviceWaitStopped(t *testing.T) {
+	m := newMachine(t)
+	label := fmt.Sprintf("STOP%d", time.Now().UnixNano()%100000)
+	m.cmdline("ignition.config.device=" + label + " ignition.config.path=/config.ign")
+	cmd := exec.Command(ignitionBin, "-platform", "metal", "-stage", "fetch", "-root", m.root, "-log-to-stdout",
+		"-config-cache", filepath.Join(m.state, "ignition.json"), "-state-file", filepath.Join(m.state, "state"),
+		"-neednet", filepath.Join(m.state, "neednet"), "-fetch-timeout", "2m")
+	cmd.Env = append(os.Environ(), m.env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(out)
+	var log strings.Builder
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), "waiting up to 30s for device") {
+			cmd.Process.Signal(unix.SIGTERM)
+		}
+	}
+	err = cmd.Wait()
+	want := "stopped waiting for device /dev/disk/by-label/" + label
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), want) || strings.Contains(stderr.String(), "did not appear") {
+		t.Errorf("stopped while waiting: %v, stderr %q; want exit 1 and %q\n%s", err, stderr.String(), want, log.String())
 	}
 }
