@@ -326,10 +326,13 @@ var deviceOptions = map[string][]string{
 // level may only be set once") or --raid-devices ("set twice"), after the
 // partition table is written; cryptsetup 2.6.1 takes the last --type, so
 // "--type luks1" made a LUKS1 volume that the next run refused as not
-// LUKS2 (its label dropped, its header size not the one planned).
+// LUKS2 (its label dropped, its header size not the one planned); the
+// key file is the stage's and is read whole: with --keyfile-size (-l) or
+// --keyfile-offset luksFormat used part of it, and luksOpen and clevis,
+// reading all of it, could not open the volume just formatted.
 var setByStage = map[string][]string{
 	"mdadm":      {"--level", "-l", "--raid-devices", "-n", "--spare-devices", "-x"},
-	"cryptsetup": {"--type", "-M"},
+	"cryptsetup": {"--type", "-M", "--keyfile-size", "-l", "--keyfile-offset", "--new-keyfile-size", "--new-keyfile-offset"},
 }
 
 // longAbbrev are the programs that parse long options with getopt_long,
@@ -384,7 +387,7 @@ func checkOptions(program string, options []string) error {
 			if program == "cryptsetup" && value == "luks2" {
 				continue
 			}
-			return fmt.Errorf("option %q sets what the config sets (RAID level, devices and spares; LUKS2 as the type); it is not supported", o)
+			return fmt.Errorf("option %q sets what the config or the stage sets (RAID level, devices and spares; LUKS2 as the type, the whole key file as the key); it is not supported", o)
 		}
 		// mkfs.btrfs makes any file its plain arguments name a device of
 		// the filesystem: one in the initramfs is gone at the switch to the

@@ -150,6 +150,9 @@ func TestOptionsSetByTheStage(t *testing.T) {
 		{"cryptsetup", []string{"--type=plain"}, false},
 		{"cryptsetup", []string{"-M", "luks1"}, false},
 		{"cryptsetup", []string{"--type", "luks2", "--cipher", "aes-xts-plain64"}, true},
+		{"cryptsetup", []string{"--keyfile-size", "4"}, false},
+		{"cryptsetup", []string{"-l4"}, false},
+		{"cryptsetup", []string{"--keyfile-offset=16"}, false},
 	} {
 		err := checkOptions(c.program, c.options)
 		if (err == nil) != c.ok {
