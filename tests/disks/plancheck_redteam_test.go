@@ -82,7 +82,7 @@ var redTeamScenarios = []scenario{
 		config: cfg(`{"disks": [{"device": "$disk0", "partitions": [{"number": 1, "label": "sec", "sizeMiB": 32}]}],
 			"luks": [{"name": "sec", "device": "$disk0p1", "options": ["--type", "luks1"]}]}`),
 		fail: "disks",
-		why:  `LUKS sec: option "--type" sets what the config sets`,
+		why:  `LUKS sec: option "--type" sets what the config or the stage sets`,
 	},
 	{
 		// mdadm: "raid level may only be set once", after the table
@@ -91,7 +91,7 @@ var redTeamScenarios = []scenario{
 		config: cfg(`{"disks": [{"device": "$disk0", "partitions": [{"number": 1, "label": "m1", "sizeMiB": 16}, {"number": 2, "label": "m2", "sizeMiB": 16}]}],
 			"raid": [{"name": "md9", "level": "raid1", "devices": ["$disk0p1", "$disk0p2"], "options": ["--level=0"]}]}`),
 		fail: "disks",
-		why:  `RAID md9: option "--level=0" sets what the config sets`,
+		why:  `RAID md9: option "--level=0" sets what the config or the stage sets`,
 	},
 	{
 		// mkfs.fat pads the label; blkid reads "EFI" back, and a second
