@@ -213,11 +213,37 @@ func String(e *providers.Env, where string, doc map[string]json.RawMessage, name
 // KeyList reads public keys given as a string (authorized_keys lines), a
 // list of strings, or an object mapping names to either (in name order),
 // as clouds and their generators give them; null is none. ok is false for
-// any other shape.
+// any other shape, an object of objects included: one level of names is
+// all any cloud uses, and walking deeper nesting re-reads each level, so
+// a 1 MiB document of nested objects took minutes of CPU.
 func KeyList(raw json.RawMessage) (keys []string, ok bool) {
+	if keys, ok := keyLines(raw); ok {
+		return keys, true
+	}
+	var named map[string]json.RawMessage
+	if json.Unmarshal(raw, &named) != nil {
+		return nil, false
+	}
+	names := make([]string, 0, len(named))
+	for n := range named {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		k, ok := keyLines(named[n])
+		if !ok {
+			return nil, false
+		}
+		keys = append(keys, k...)
+	}
+	return keys, true
+}
+
+// keyLines reads keys given as a string of lines or a list of strings
+// (null entries skipped); null is none.
+func keyLines(raw json.RawMessage) (keys []string, ok bool) {
 	var one string
 	var list []*string
-	var named map[string]json.RawMessage
 	switch {
 	case len(raw) == 0 || string(raw) == "null":
 		return nil, true
@@ -228,20 +254,6 @@ func KeyList(raw json.RawMessage) (keys []string, ok bool) {
 			if k != nil {
 				keys = append(keys, providers.KeyLines(*k)...)
 			}
-		}
-		return keys, true
-	case json.Unmarshal(raw, &named) == nil:
-		names := make([]string, 0, len(named))
-		for n := range named {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			k, ok := KeyList(named[n])
-			if !ok {
-				return nil, false
-			}
-			keys = append(keys, k...)
 		}
 		return keys, true
 	}

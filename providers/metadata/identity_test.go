@@ -32,6 +32,11 @@ func TestKeyList(t *testing.T) {
 		{`5`, "", false},
 		{`[5]`, "", false},
 		{`{"a": 5}`, "", false},
+		// one level of names only: an object of objects is refused, however
+		// deep (walking it re-read each level: minutes for 1 MiB)
+		{`{"a": {"b": "` + a + `"}}`, "", false},
+		{strings.Repeat(`{"a":`, 5000) + `"` + a + `"` + strings.Repeat(`}`, 5000), "", false},
+		{`{"a": null, "b": ["` + b + `", null]}`, b, true},
 	} {
 		got, ok := KeyList([]byte(c.raw))
 		if strings.Join(got, "|") != c.want || ok != c.ok {
