@@ -303,10 +303,7 @@ func (e *Engine) platformFragment(ctx context.Context) (*fragment, error) {
 		return nil, nil
 	}
 	done := e.Log.Op("reading the host name and SSH keys %s publishes", e.Platform)
-	// every metadata read of the fragment shares one budget of bytes and
-	// reads: what is past it is left out with a warning
-	budget := providers.NewBudget(providers.FragmentBytes, providers.FragmentReads)
-	id, err := ip.Identity(providers.WithBudget(ctx, budget), e.providerEnv())
+	id, err := e.readIdentity(ctx, ip)
 	done(err)
 	if err != nil {
 		return nil, fmt.Errorf("platform %s: host name and SSH keys: %w", e.Platform, err)
@@ -321,4 +318,26 @@ func (e *Engine) platformFragment(ctx context.Context) (*fragment, error) {
 	}
 	e.Log.Infof("platform fragment from %s: %s", e.Platform, strings.Join(f.summary, "; "))
 	return &f, nil
+}
+
+// readIdentity asks the provider for the instance's identity within the
+// fragment's bounds: every metadata read shares one budget of bytes and
+// reads (what is past it is left out with a warning), and all of them
+// together end at the fetch timeout, as one fetch does (each read alone
+// is bounded by it too, so without this many slow reads could hold the
+// boot for hours).
+func (e *Engine) readIdentity(ctx context.Context, ip providers.IdentityProvider) (providers.Identity, error) {
+	budget := providers.NewBudget(providers.FragmentBytes, providers.FragmentReads)
+	ictx := providers.WithBudget(ctx, budget)
+	limit := e.Fetcher.TotalTimeout
+	if limit > 0 {
+		var cancel context.CancelFunc
+		ictx, cancel = context.WithTimeout(ictx, limit)
+		defer cancel()
+	}
+	id, err := ip.Identity(ictx, e.providerEnv())
+	if err != nil && limit > 0 && errors.Is(ictx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		return id, fmt.Errorf("not read within the fetch timeout (%v): %w", limit, err)
+	}
+	return id, err
 }

@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ignition-go/ignition/config"
 	"github.com/ignition-go/ignition/providers"
@@ -209,5 +211,42 @@ func TestFragmentSettings(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "platform.conf"), []byte("ssh-keys-user=a b\n"), 0o644)
 	if _, err := w.e.fragmentSettings(); err == nil {
 		t.Errorf("a user name with a space was accepted")
+	}
+}
+
+// slowIdentity is a platform whose metadata reads each take a while:
+// reads of them are made until the context ends.
+type slowIdentity struct {
+	platform
+	reads *int
+}
+
+func (p slowIdentity) Identity(ctx context.Context, e *providers.Env) (providers.Identity, error) {
+	for {
+		select {
+		case <-ctx.Done():
+			return providers.Identity{}, fmt.Errorf("read %d: %w", *p.reads, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+			*p.reads++
+		}
+	}
+}
+
+// All the metadata reads of the fragment together end at the fetch
+// timeout, not each one alone: a platform that answers every read slowly
+// cannot hold the boot for hours.
+func TestFragmentEndsAtTheFetchTimeout(t *testing.T) {
+	w := newWorld(t, "", "")
+	reads := 0
+	w.e.Provider = slowIdentity{reads: &reads}
+	w.e.Fetcher.TotalTimeout = 100 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // only a stop for a broken run
+	defer cancel()
+	_, err := w.e.platformFragment(ctx)
+	if err == nil || !strings.Contains(err.Error(), "not read within the fetch timeout (100ms)") {
+		t.Errorf("platformFragment() = %v; want it stopped at the fetch timeout", err)
+	}
+	if ctx.Err() != nil {
+		t.Errorf("the fragment ran until the test's own stop")
 	}
 }
