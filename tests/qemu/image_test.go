@@ -207,11 +207,12 @@ func (vm *imageVM) failf(format string, args ...any) {
 func (vm *imageVM) ssh(user, cmd string) (string, error) {
 	c := exec.Command("ssh", "-p", fmt.Sprint(vm.port), "-i", vm.key,
 		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
-		"-o", "ConnectTimeout=20", "-o", "LogLevel=ERROR", user+"@127.0.0.1", cmd)
+		"-o", "ConnectTimeout=20", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3",
+		"-o", "LogLevel=ERROR", user+"@127.0.0.1", cmd)
 	var stdout, stderr bytes.Buffer
 	c.Stdout, c.Stderr = &stdout, &stderr
-	// a hung session must not hang the test beyond the machine's timeout
-	timer := time.AfterFunc(5*time.Minute, func() { c.Process.Kill() })
+	// a session that hangs all the same ends here
+	timer := time.AfterFunc(3*time.Minute, func() { c.Process.Kill() })
 	defer timer.Stop()
 	err := c.Run()
 	if err != nil {
@@ -395,7 +396,7 @@ echo kept-across-the-reboot > /var/lib/data/written-after; sync`)
 
 	// the reboot: the same machine (QEMU reboots in place)
 	rebootAt := time.Now()
-	vm.ssh("root", "systemctl reboot")
+	vm.ssh("root", "systemctl --no-block reboot")
 	var second string
 	for {
 		second = vm.waitSSH("root", `echo "boot $(cat /proc/sys/kernel/random/boot_id)"`)
@@ -440,7 +441,7 @@ echo "fsuuid $(blkid -s UUID -o value /dev/disk/by-label/data)"`)
 	if f2["after"] != "kept-across-the-reboot" {
 		t.Errorf("the file written after the first boot reads %q after the reboot", f2["after"])
 	}
-	vm.ssh("root", "systemctl poweroff")
+	vm.ssh("root", "systemctl --no-block poweroff")
 	vm.waitExit()
 }
 
@@ -499,7 +500,7 @@ echo "marker $(cat /var/lib/data/marker)"`))
 	if f["data"] != "ext4 data" || f["marker"] != "written by ignition-go" {
 		t.Errorf("/var/lib/data = %q with marker %q; want the data disk's ext4 (label data) with the config's file", f["data"], f["marker"])
 	}
-	vm2.ssh("root", "systemctl poweroff")
+	vm2.ssh("root", "systemctl --no-block poweroff")
 	vm2.waitExit()
 }
 
