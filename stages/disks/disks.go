@@ -2,8 +2,9 @@
 // block devices, with Ignition's reuse rules) and the mount and umount
 // stages. Like every stage it plans first, reading the disks as they are,
 // and every refusal happens in the plan, before the first write; then it
-// carries the plan out with the real tools (sgdisk, wipefs, mkfs.*,
-// mount), each run through the one command runner.
+// carries the plan out: partition tables written by internal/gpt (or
+// sgdisk, see WriterEnv), filesystems and mounts with the real tools
+// (wipefs, mkfs.*, mount), each run through the one command runner.
 package disks
 
 import (
@@ -20,6 +21,7 @@ import (
 	"github.com/ignition-go/ignition/config"
 	"github.com/ignition-go/ignition/internal/blockdev"
 	"github.com/ignition-go/ignition/internal/command"
+	"github.com/ignition-go/ignition/internal/gpt"
 	"github.com/ignition-go/ignition/resource"
 	"golang.org/x/sys/unix"
 )
@@ -45,6 +47,46 @@ type Options struct {
 	// the mount stage creates (in-root paths), before anything is mounted
 	// on them.
 	Relabel func(ctx context.Context, paths []string) error
+	// GPTWriter is what writes partition tables: WriterGo or
+	// WriterSgdisk; "": the WriterEnv variable, read once by MakePlan,
+	// else WriterGo.
+	GPTWriter string
+}
+
+// The partition-table writers. WriterSgdisk (placement by sgdisk
+// --pretend, the write by sgdisk, the kernel told by sgdisk and udevadm
+// settle) is the way of the releases before internal/gpt, kept for one
+// release behind WriterEnv.
+const (
+	WriterGo     = "go"
+	WriterSgdisk = "sgdisk"
+	// WriterEnv is the environment variable that chooses the writer.
+	WriterEnv = "IGNITION_GPT_WRITER"
+)
+
+// KillAfterWriteEnv is a test hook, for tests only: when it names a file
+// that does not exist, the stage creates it and kills itself (SIGKILL)
+// right after a partition table is written, before the kernel is told, as
+// a power cut there would (tests/disks TestKilledRunIsCompletedByTheNext).
+const KillAfterWriteEnv = "IGNITION_TEST_KILL_AFTER_GPT_WRITE"
+
+// partitionNodeTimeout bounds the wait for the device nodes of a table
+// the kernel was told.
+const partitionNodeTimeout = 30 * time.Second
+
+// gptWriter is the writer o asks for.
+func gptWriter(o Options) (string, error) {
+	w := o.GPTWriter
+	if w == "" {
+		w = os.Getenv(WriterEnv)
+	}
+	switch w {
+	case "", WriterGo:
+		return WriterGo, nil
+	case WriterSgdisk:
+		return WriterSgdisk, nil
+	}
+	return "", fmt.Errorf("%s=%q: want %q or %q", WriterEnv, w, WriterGo, WriterSgdisk)
 }
 
 // DefaultDeviceTimeout is how long a device the config names may take to
@@ -76,6 +118,8 @@ type planner struct {
 	// volumeSizes are the sizes of the LUKS volumes this run opens, by
 	// the paths that will name them (see luks.go)
 	volumeSizes map[string]uint64
+	// writer is WriterGo or WriterSgdisk
+	writer string
 }
 
 // Empty says whether the config asks nothing of the disks stage.
@@ -89,7 +133,11 @@ func Empty(cfg config.Config) bool {
 // filesystem of another type, a disk in use) is an error here.
 func MakePlan(ctx context.Context, cfg config.Config, o Options) (*Plan, error) {
 	s := cfg.Storage
-	p := &planner{run: o.Runner, sys: o.Sys, log: o.Log, wait: o.DeviceTimeout}
+	writer, err := gptWriter(o)
+	if err != nil {
+		return nil, err
+	}
+	p := &planner{run: o.Runner, sys: o.Sys, log: o.Log, wait: o.DeviceTimeout, writer: writer}
 	if p.wait == 0 {
 		p.wait = DefaultDeviceTimeout
 	}
@@ -250,7 +298,7 @@ func (p *planner) planDisks(ctx context.Context, disks []config.Disk, plan *Plan
 }
 
 // checkKernelView marks a disk whose table the plan keeps, but whose
-// partitions the kernel sees otherwise (a run killed after sgdisk, before
+// partitions the kernel sees otherwise (a run killed after the write, before
 // the kernel was told), to be synced: the next run completes the last.
 func (p *planner) checkKernelView(dp *DiskPlan) error {
 	if dp.Changes() || !dp.Before.GPT {
@@ -534,8 +582,8 @@ func (p *planner) fitsPartition(fp *FSPlan, n future) error {
 // Apply carries the plan out: partition tables first (each followed by
 // making the kernel see it), then filesystems, several at a time.
 //
-// Once it has started writing it does not stop for ctx (a mkfs or sgdisk
-// killed halfway leaves a worse disk than one finished): ctx is checked
+// Once it has started writing it does not stop for ctx (a mkfs or a table
+// write killed halfway leaves a worse disk than one finished): ctx is checked
 // between the steps, and programs run to their end.
 func (pl *Plan) Apply(ctx context.Context, o Options) error {
 	stop := ctx
@@ -545,12 +593,12 @@ func (pl *Plan) Apply(ctx context.Context, o Options) error {
 			return err
 		}
 		if !dp.Changes() {
-			if err := syncDisk(ctx, dp, o); err != nil {
+			if err := syncDisk(ctx, dp, o, pl.p.writer); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := applyDisk(ctx, dp, o); err != nil {
+		if err := applyDisk(ctx, dp, o, pl.p.writer); err != nil {
 			return err
 		}
 	}
@@ -626,19 +674,20 @@ func (pl *Plan) Apply(ctx context.Context, o Options) error {
 	return nil
 }
 
-func applyDisk(ctx context.Context, dp *DiskPlan, o Options) error {
-	if dp.WipeTable {
-		if _, err := o.Runner.Run(ctx, command.Cmd{Name: "sgdisk", Args: []string{"--zap-all", dp.Node}}); err != nil {
-			// sgdisk exits 2 when it had to fix a damaged table on the way;
-			// a second run succeeds (as Ignition does)
-			if _, err := o.Runner.Run(ctx, command.Cmd{Name: "sgdisk", Args: []string{"--zap-all", dp.Node}}); err != nil {
-				return fmt.Errorf("disk %s: %w", dp.Device, err)
-			}
-		}
+func applyDisk(ctx context.Context, dp *DiskPlan, o Options, writer string) error {
+	var err error
+	if writer == WriterSgdisk {
+		err = sgdiskWrite(ctx, dp, o)
+	} else {
+		err = goWrite(dp, o)
 	}
-	if dp.Args != nil {
-		if _, err := o.Runner.Run(ctx, command.Cmd{Name: "sgdisk", Args: dp.Args}); err != nil {
-			return fmt.Errorf("disk %s: %w", dp.Device, err)
+	if err != nil {
+		return fmt.Errorf("disk %s: %w", dp.Device, err)
+	}
+	if f := os.Getenv(KillAfterWriteEnv); f != "" {
+		if _, err := os.Stat(f); errors.Is(err, os.ErrNotExist) {
+			os.WriteFile(f, nil, 0o600)
+			unix.Kill(os.Getpid(), unix.SIGKILL)
 		}
 	}
 	t, err := blockdev.ReadTable(dp.Node)
@@ -648,24 +697,75 @@ func applyDisk(ctx context.Context, dp *DiskPlan, o Options) error {
 	if err := sameLayout(t, dp.After); err != nil {
 		return fmt.Errorf("disk %s: the table written is not the one planned: %w", dp.Device, err)
 	}
-	return syncDisk(ctx, dp, o)
+	return syncDisk(ctx, dp, o, writer)
+}
+
+// goWrite writes the disk's table with internal/gpt: the zap and the
+// operations in one go, one fsync. The disk is opened exclusively (no
+// filesystem mounted from it, nothing else holding it open exclusively),
+// and closed before anything else (mkfs) opens it.
+func goWrite(dp *DiskPlan, o Options) error {
+	f, err := os.OpenFile(dp.Node, os.O_RDWR|unix.O_EXCL|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening it to write the partition table: %w", err)
+	}
+	what := describeWrite(dp)
+	switch {
+	case dp.WipeTable && what == "":
+		what = "wipe it"
+	case dp.WipeTable:
+		what = "wipe it; " + what
+	}
+	done := o.Log.Op("writing the partition table of %s: %s", dp.Node, what)
+	_, err = gpt.Apply(f, gpt.Change{Zap: dp.WipeTable, Ops: dp.Ops})
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("%s: %w", dp.Node, cerr)
+	}
+	done(err)
+	return err
+}
+
+// sgdiskWrite writes the disk's table with sgdisk (WriterSgdisk).
+func sgdiskWrite(ctx context.Context, dp *DiskPlan, o Options) error {
+	if dp.WipeTable {
+		if _, err := o.Runner.Run(ctx, command.Cmd{Name: "sgdisk", Args: []string{"--zap-all", dp.Node}}); err != nil {
+			// sgdisk exits 2 when it had to fix a damaged table on the way;
+			// a second run succeeds (as Ignition does)
+			if _, err := o.Runner.Run(ctx, command.Cmd{Name: "sgdisk", Args: []string{"--zap-all", dp.Node}}); err != nil {
+				return err
+			}
+		}
+	}
+	if args := dp.SgdiskArgs(); args != nil {
+		if _, err := o.Runner.Run(ctx, command.Cmd{Name: "sgdisk", Args: args}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // syncDisk makes the kernel see the disk's table as planned, whether or
-// not this run wrote it (a run killed after sgdisk leaves a table the
-// kernel does not know yet); a kernel that sees it already is left alone.
-func syncDisk(ctx context.Context, dp *DiskPlan, o Options) error {
+// not this run wrote it (a run killed after the write leaves a table the
+// kernel does not know yet), then waits for the partitions' device nodes;
+// a kernel that sees it already is left alone. With WriterSgdisk, sgdisk
+// told the kernel itself, and udev is waited for (udevadm settle).
+func syncDisk(ctx context.Context, dp *DiskPlan, o Options, writer string) error {
 	if !dp.planned() {
 		return nil
 	}
 	if o.Sys.Matches(dp.Node, dp.After) == nil {
-		if dp.Changes() {
+		if dp.Changes() && writer == WriterSgdisk {
 			settle(ctx, o) // the kernel re-read the table sgdisk wrote: udev's events
 		}
 		return nil
 	}
 	done := o.Log.Op("making the kernel see the partitions of %s", dp.Node)
-	err := o.Sys.SyncPartitions(dp.Node, dp.After)
+	var err error
+	if writer == WriterSgdisk {
+		err = o.Sys.SyncPartitions(dp.Node, dp.After)
+	} else {
+		err = gpt.Tell(ctx, o.Sys, dp.Node, dp.After, partitionNodeTimeout)
+	}
 	if err != nil && strings.Contains(dp.Node, "/loop") && errors.Is(err, unix.EINVAL) {
 		err = fmt.Errorf("%w (a loop device needs partition scanning: losetup --partscan)", err)
 	}
@@ -673,7 +773,9 @@ func syncDisk(ctx context.Context, dp *DiskPlan, o Options) error {
 	if err != nil {
 		return fmt.Errorf("disk %s: %w", dp.Device, err)
 	}
-	settle(ctx, o)
+	if writer == WriterSgdisk {
+		settle(ctx, o)
+	}
 	return nil
 }
 

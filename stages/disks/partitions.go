@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/ignition-go/ignition/config"
 	"github.com/ignition-go/ignition/internal/blockdev"
 	"github.com/ignition-go/ignition/internal/command"
+	"github.com/ignition-go/ignition/internal/gpt"
 )
 
 // PartAction is what happens to one partition.
@@ -45,17 +47,18 @@ type DiskPlan struct {
 	WipeTable bool
 	Before    blockdev.Table
 	Parts     []PartPlan
-	// After is the table the disk will have; Args the sgdisk command
-	// that makes it (nil: nothing to write).
+	// After is the table the disk will have; Ops the operations that make
+	// it, after the zap when WipeTable (nil: nothing to write): deletions,
+	// then new partitions with their exact sectors, type, GUID and name.
 	After blockdev.Table
-	Args  []string
+	Ops   []gpt.Op
 	// Sync: the table stays, but the kernel sees other partitions (a run
-	// stopped after sgdisk): the kernel is told the table.
+	// stopped after the table was written): the kernel is told the table.
 	Sync bool
 }
 
 // Changes says whether the plan writes to the disk.
-func (d *DiskPlan) Changes() bool { return d.WipeTable || d.Args != nil }
+func (d *DiskPlan) Changes() bool { return d.WipeTable || d.Ops != nil }
 
 // oneMiB is a mebibyte in bytes.
 const oneMiB uint64 = 1 << 20
@@ -78,8 +81,9 @@ func isTrue(b *bool) bool { return b != nil && *b }
 
 // planDisk works out a disk's partitions as Ignition does (see
 // docs/disks.md): read the disk, check what sgdisk would refuse, give
-// numbers, work out start and size by an sgdisk dry run on the disk
-// itself, decide each partition's fate, then check the table that results.
+// numbers, work out start and size by a dry run on the disk itself
+// (gpt.Pretend, or sgdisk --pretend with IGNITION_GPT_WRITER=sgdisk),
+// decide each partition's fate, then check the table that results.
 func (p *planner) planDisk(ctx context.Context, d config.Disk, node string) (*DiskPlan, error) {
 	dp, existing, err := p.readDisk(ctx, d, node)
 	if err != nil {
@@ -124,7 +128,7 @@ func (p *planner) planDisk(ctx context.Context, d config.Disk, node string) (*Di
 	}
 	dp.After = existing
 	dp.After.Partitions = final
-	dp.Args = sgdiskArgs(dp)
+	dp.Ops = diskOps(dp)
 	return dp, nil
 }
 
@@ -297,15 +301,16 @@ func wants(parts []config.Partition, existing blockdev.Table, ss uint64) []*want
 	return ws
 }
 
-// positions resolves the default starts and sizes with sgdisk --pretend:
-// every deletable partition deleted, every partition that is missing or
-// deletable created, in layout order.
+// positions resolves the default starts and sizes by a dry run of the
+// table write: every deletable partition deleted, every partition that is
+// missing or deletable created, in layout order. gpt.Pretend places them
+// as sgdisk does; with IGNITION_GPT_WRITER=sgdisk, sgdisk --pretend does.
 func (p *planner) positions(ctx context.Context, dp *DiskPlan, ws []*want) (map[int]blockdev.Partition, error) {
-	var pretend []string
+	var ops []gpt.Op
 	var infos []int
 	for _, w := range ws {
 		if w.deletable || w.zero {
-			pretend = append(pretend, "--delete="+strconv.Itoa(w.cp.Number))
+			ops = append(ops, gpt.Op{Delete: true, Number: w.cp.Number})
 		}
 	}
 	for _, w := range ws {
@@ -315,21 +320,57 @@ func (p *planner) positions(ctx context.Context, dp *DiskPlan, ws []*want) (map[
 		if w.zero && w.cp.StartMiB == nil {
 			w.start = &w.old.Start // only the size is to be worked out
 		}
-		pretend = append(pretend, "--new="+newSpec(w.cp.Number, w.start, w.size))
+		op := gpt.Op{Number: w.cp.Number}
+		if w.start != nil {
+			op.Start = *w.start
+		}
+		if w.size != nil {
+			op.Size = *w.size
+		}
+		ops = append(ops, op)
 		infos = append(infos, w.cp.Number)
 	}
 	if len(infos) == 0 {
 		return map[int]blockdev.Partition{}, nil
 	}
+	zap := dp.WipeTable || dp.Before.Corrupt
+	if p.writer == WriterSgdisk {
+		return p.sgdiskPositions(ctx, dp.Node, zap, ops, infos)
+	}
+	f, err := os.Open(dp.Node)
+	if err != nil {
+		return nil, fmt.Errorf("working out partition positions: %w", err)
+	}
+	defer f.Close()
+	t, err := gpt.Pretend(f, gpt.Change{Zap: zap, Ops: ops})
+	if err != nil {
+		return nil, fmt.Errorf("working out partition positions: %w", err)
+	}
+	res := map[int]blockdev.Partition{}
+	for _, n := range infos {
+		e := t.Entries[n-1]
+		res[n] = blockdev.Partition{Number: n, Start: e.First, Size: e.Size(), Type: e.Type.String(), GUID: e.GUID.String()}
+	}
+	return res, nil
+}
+
+// sgdiskPositions is positions by sgdisk --pretend (IGNITION_GPT_WRITER=sgdisk).
+func (p *planner) sgdiskPositions(ctx context.Context, node string, zap bool, ops []gpt.Op, infos []int) (map[int]blockdev.Partition, error) {
 	args := []string{"--pretend"}
-	if dp.WipeTable || dp.Before.Corrupt {
+	if zap {
 		args = append(args, "--zap-all", "--clear")
 	}
-	args = append(args, pretend...)
+	for _, op := range ops {
+		if op.Delete {
+			args = append(args, "--delete="+strconv.Itoa(op.Number))
+			continue
+		}
+		args = append(args, "--new="+newSpec(op.Number, op.Start, op.Size))
+	}
 	for _, n := range infos {
 		args = append(args, "--info="+strconv.Itoa(n))
 	}
-	args = append(args, dp.Node)
+	args = append(args, node)
 	res, err := p.run.Run(ctx, command.Cmd{Name: "sgdisk", Args: args, Quiet: true})
 	if err != nil {
 		return nil, fmt.Errorf("working out partition positions: %w", err)
@@ -438,13 +479,13 @@ func checkLayout(after map[int]blockdev.Partition) ([]blockdev.Partition, error)
 
 const linuxFilesystem = "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
 
-func newSpec(n int, start, size *uint64) string {
+func newSpec(n int, start, size uint64) string {
 	s, e := "0", "0"
-	if start != nil && *start != 0 {
-		s = strconv.FormatUint(*start, 10)
+	if start != 0 {
+		s = strconv.FormatUint(start, 10)
 	}
-	if size != nil && *size != 0 {
-		e = "+" + strconv.FormatUint(*size, 10)
+	if size != 0 {
+		e = "+" + strconv.FormatUint(size, 10)
 	}
 	return fmt.Sprintf("%d:%s:%s", n, s, e)
 }
@@ -520,14 +561,15 @@ func parseInfo(out []byte, numbers []int) (map[int]blockdev.Partition, error) {
 	return res, nil
 }
 
-// sgdiskArgs is the one sgdisk command that turns the table into the
-// plan's: deletions, then creations with their exact sectors.
-func sgdiskArgs(dp *DiskPlan) []string {
-	var args []string
+// diskOps are the operations that turn the table into the plan's:
+// deletions, then creations with their exact sectors, type, GUID (""
+// random) and name.
+func diskOps(dp *DiskPlan) []gpt.Op {
+	var ops []gpt.Op
 	for _, pp := range dp.Parts {
 		switch pp.Action {
 		case PartDelete, PartRecreate, PartResize:
-			args = append(args, "--delete="+strconv.Itoa(pp.Number))
+			ops = append(ops, gpt.Op{Delete: true, Number: pp.Number})
 		}
 	}
 	for _, pp := range dp.Parts {
@@ -537,18 +579,33 @@ func sgdiskArgs(dp *DiskPlan) []string {
 			continue
 		}
 		ap, _ := dp.After.Find(pp.Number)
-		n := strconv.Itoa(pp.Number)
-		args = append(args, fmt.Sprintf("--new=%d:%d:%d", pp.Number, ap.Start, ap.End()))
-		if ap.Label != "" {
-			args = append(args, "--change-name="+n+":"+ap.Label)
+		ops = append(ops, gpt.Op{Number: pp.Number, Start: ap.Start, End: ap.End(), Type: ap.Type, GUID: ap.GUID, Name: ap.Label})
+	}
+	return ops
+}
+
+// SgdiskArgs is the one sgdisk command that carries out the plan's Ops
+// (after sgdisk --zap-all when WipeTable), as IGNITION_GPT_WRITER=sgdisk
+// runs it; nil when there are none.
+func (d *DiskPlan) SgdiskArgs() []string {
+	var args []string
+	for _, op := range d.Ops {
+		n := strconv.Itoa(op.Number)
+		if op.Delete {
+			args = append(args, "--delete="+n)
+			continue
 		}
-		args = append(args, "--typecode="+n+":"+ap.Type)
-		if ap.GUID != "" {
-			args = append(args, "--partition-guid="+n+":"+ap.GUID)
+		args = append(args, fmt.Sprintf("--new=%d:%d:%d", op.Number, op.Start, op.End))
+		if op.Name != "" {
+			args = append(args, "--change-name="+n+":"+op.Name)
+		}
+		args = append(args, "--typecode="+n+":"+op.Type)
+		if op.GUID != "" {
+			args = append(args, "--partition-guid="+n+":"+op.GUID)
 		}
 	}
 	if args == nil {
 		return nil
 	}
-	return append(args, dp.Node)
+	return append(args, d.Node)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/ignition-go/ignition/config"
 	"github.com/ignition-go/ignition/internal/blockdev"
 	"github.com/ignition-go/ignition/internal/command"
+	"github.com/ignition-go/ignition/internal/gpt"
 	"github.com/ignition-go/ignition/internal/testenv"
 )
 
@@ -110,7 +111,7 @@ func TestPlanPartitions(t *testing.T) {
 			"1:create:1:100"},
 		{"overlap with a kept partition is refused", base,
 			`{"partitions":[{"number":3,"startMiB":60,"sizeMiB":10}]}`,
-			"error: Could not create partition 3"},
+			"error: could not create partition 3"},
 		{"no room", base,
 			`{"partitions":[{"number":3,"sizeMiB":200}]}`,
 			"error: working out partition positions"},
@@ -147,6 +148,13 @@ func TestPlanPartitions(t *testing.T) {
 			d.Device = img
 			p := &planner{run: &command.Exec{}, log: testenv.NopLog{}}
 			dp, err := p.planDisk(context.Background(), d, img)
+			// the way of the sgdisk writer (placement by sgdisk --pretend)
+			// plans the same
+			ps := &planner{run: &command.Exec{}, log: testenv.NopLog{}, writer: WriterSgdisk}
+			dps, errS := ps.planDisk(context.Background(), d, img)
+			if (err == nil) != (errS == nil) {
+				t.Fatalf("planDisk() err = %v; with sgdisk: %v", err, errS)
+			}
 			if strings.HasPrefix(c.want, "error: ") {
 				if err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(c.want, "error: ")) {
 					t.Fatalf("planDisk() err = %v; want %q", err, c.want)
@@ -156,21 +164,34 @@ func TestPlanPartitions(t *testing.T) {
 			if err != nil {
 				t.Fatalf("planDisk() = %v", err)
 			}
-			var got []string
-			for _, pp := range dp.Parts {
-				got = append(got, fmt.Sprintf("%d:%s:%d:%d", pp.Number, pp.Action, pp.Start/2048, pp.Size/2048))
-			}
-			if strings.Join(got, " ") != c.want {
-				t.Errorf("planDisk() = %s; want %s", strings.Join(got, " "), c.want)
-			}
-			// carrying the plan out on the image gives the table planned
-			if dp.WipeTable {
-				exec.Command("sgdisk", "--zap-all", img).Run()
-			}
-			if dp.Args != nil {
-				if out, err := exec.Command("sgdisk", dp.Args...).CombinedOutput(); err != nil {
-					t.Fatalf("sgdisk %v: %v\n%s", dp.Args, err, out)
+			show := func(dp *DiskPlan) string {
+				var got []string
+				for _, pp := range dp.Parts {
+					got = append(got, fmt.Sprintf("%d:%s:%d:%d", pp.Number, pp.Action, pp.Start/2048, pp.Size/2048))
 				}
+				return strings.Join(got, " ")
+			}
+			if got := show(dp); got != c.want {
+				t.Errorf("planDisk() = %s; want %s", got, c.want)
+			}
+			if got, gotS := fmt.Sprint(dp.After.Partitions), fmt.Sprint(dps.After.Partitions); got != gotS {
+				t.Errorf("planDisk() table %s; with sgdisk %s", got, gotS)
+			}
+			// carrying the plan out on the image, as the stage does, gives
+			// the table planned
+			f, err := os.OpenFile(img, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = gpt.Apply(f, gpt.Change{Zap: dp.WipeTable, Ops: dp.Ops})
+			f.Close()
+			if err != nil {
+				t.Fatalf("gpt.Apply(%+v) = %v", dp.Ops, err)
+			}
+			if tab, err := blockdev.ReadTable(img); err != nil {
+				t.Fatal(err)
+			} else if err := sameLayout(tab, dp.After); err != nil {
+				t.Errorf("the table written: %v", err)
 			}
 			p2 := &planner{run: &command.Exec{}, log: testenv.NopLog{}}
 			again, err := p2.planDisk(context.Background(), d, img)
@@ -277,6 +298,36 @@ func TestPartitionNamedMD(t *testing.T) {
 		}
 		if err != nil || got != want {
 			t.Errorf("partitionNamed(%s) = %q, %v; want %q", name, got, err, want)
+		}
+	}
+}
+
+// The dry run shows what the table write will do, operation by operation
+// (sgdisk's command with IGNITION_GPT_WRITER=sgdisk), and says the kernel
+// will be told the table of a disk whose table stays but whose partitions
+// the kernel sees otherwise.
+func TestPrintDescribesTheWrite(t *testing.T) {
+	tab := blockdev.Table{GPT: true, SectorSize: 512, Sectors: 2048 * 64}
+	write := &DiskPlan{Device: "/dev/x", Node: "/dev/x", Before: tab, Ops: []gpt.Op{
+		{Delete: true, Number: 2},
+		{Number: 2, Start: 2048, End: 4095, Type: linuxFilesystem, Name: "var"}}}
+	sync := &DiskPlan{Device: "/dev/y", Node: "/dev/y", Before: tab, Sync: true}
+	for _, c := range []struct {
+		writer string
+		want   []string
+	}{
+		{WriterGo, []string{
+			`would write the partition table: delete partition 2; partition 2 sectors 2048-4095 name "var" type ` + linuxFilesystem + ` random guid`,
+			"disk /dev/y", "the kernel will be told the table"}},
+		{WriterSgdisk, []string{
+			"would run sgdisk --delete=2 --new=2:2048:4095 --change-name=2:var --typecode=2:" + linuxFilesystem + " /dev/x"}},
+	} {
+		var b strings.Builder
+		(&Plan{Disks: []*DiskPlan{write, sync}, p: &planner{writer: c.writer}}).Print(&b)
+		for _, w := range c.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("%s writer: Print() =\n%s\nwant %q", c.writer, b.String(), w)
+			}
 		}
 	}
 }

@@ -35,9 +35,14 @@ func (pl *Plan) Print(w io.Writer) {
 			}
 			fmt.Fprintln(w, line)
 		}
-		if dp.Args != nil {
-			fmt.Fprintf(w, "disks:   would run %s\n", command.Cmd{Name: "sgdisk", Args: dp.Args})
-		} else if !dp.WipeTable {
+		switch {
+		case dp.Ops != nil && pl.p != nil && pl.p.writer == WriterSgdisk:
+			fmt.Fprintf(w, "disks:   would run %s\n", command.Cmd{Name: "sgdisk", Args: dp.SgdiskArgs()})
+		case dp.Ops != nil:
+			fmt.Fprintf(w, "disks:   would write the partition table: %s\n", describeWrite(dp))
+		case dp.Sync:
+			fmt.Fprintf(w, "disks:   the partition table stays as it is; the kernel will be told the table\n")
+		case !dp.WipeTable:
 			fmt.Fprintf(w, "disks:   the partition table stays as it is\n")
 		}
 	}
@@ -82,6 +87,31 @@ func (pl *Plan) Print(w io.Writer) {
 			fmt.Fprintf(w, "disks:   would run %s\n", c)
 		}
 	}
+}
+
+// describeWrite says what the table write does, operation by operation:
+// each deletion, and each new partition with its sectors (inclusive),
+// name, type and GUID.
+func describeWrite(dp *DiskPlan) string {
+	var out []string
+	for _, op := range dp.Ops {
+		if op.Delete {
+			out = append(out, fmt.Sprintf("delete partition %d", op.Number))
+			continue
+		}
+		s := fmt.Sprintf("partition %d sectors %d-%d", op.Number, op.Start, op.End)
+		if op.Name != "" {
+			s += fmt.Sprintf(" name %q", op.Name)
+		}
+		s += " type " + op.Type
+		if op.GUID != "" {
+			s += " guid " + op.GUID
+		} else {
+			s += " random guid"
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, "; ")
 }
 
 func tableText(t blockdev.Table) string {

@@ -1,9 +1,11 @@
 package disks
 
 // The disks stage's partition-table cases, planned by the stage and
-// written both ways: sgdisk, as the stage does today, and internal/gpt, on
-// two copies of each disk image; the images must end byte for byte equal,
-// and gpt.Prepare must place each partition where sgdisk --pretend does.
+// written both ways: sgdisk, as the stage does with IGNITION_GPT_WRITER=sgdisk,
+// and internal/gpt, as it does by default, on two copies of each disk
+// image; the images must end byte for byte equal, gpt.Prepare must place
+// each partition where sgdisk --pretend does, and the stage's plans made
+// both ways must be the same.
 // The cases are those of stages/disks/partitions_test.go (copied here as
 // data: its test is internal to that package) and every loop scenario of
 // this package whose config partitions a disk.
@@ -272,16 +274,17 @@ func checkWrite(t *testing.T, dp *stage.DiskPlan, img string, seed int) {
 	t.Helper()
 	sgImg, goImg := copyImage(t, img, "gpt-sgdisk.img"), copyImage(t, img, "gpt-go.img")
 	var c gpt.Change
-	if dp.Args != nil {
-		c = toChange(t, dp.Args, seed)
+	args := dp.SgdiskArgs()
+	if args != nil {
+		c = toChange(t, args, seed)
 	}
 	c.Zap = dp.WipeTable
 	newTable := dp.WipeTable || !hasTable(img)
 	if dp.WipeTable {
 		exec.Command("sgdisk", "--zap-all", sgImg).Run() // exits 2 after mending a damaged table, as the stage knows
 	}
-	if dp.Args != nil {
-		args := sgdiskFixed(dp.Args, sgImg, c, newTable)
+	if args != nil {
+		args := sgdiskFixed(args, sgImg, c, newTable)
 		if out, err := exec.Command("sgdisk", args...).CombinedOutput(); err != nil {
 			t.Fatalf("sgdisk %q: %v %s", args, err, out)
 		}
@@ -296,17 +299,31 @@ func checkWrite(t *testing.T, dp *stage.DiskPlan, img string, seed int) {
 		t.Fatalf("gpt.Apply(%+v) = %v", c, err)
 	}
 	if out, err := exec.Command("cmp", sgImg, goImg).CombinedOutput(); err != nil {
-		t.Errorf("gpt.Apply() and sgdisk %q wrote different images: %s", dp.Args, out)
+		t.Errorf("gpt.Apply() and sgdisk %q wrote different images: %s", args, out)
 	}
 }
 
-// planBoth plans cfg's disks with the stage (recording its sgdisk runs),
-// then checks every --pretend run and every disk's write both ways.
+// planBoth plans cfg's disks with the stage's sgdisk writer (recording
+// its sgdisk runs) and with its Go writer (the default), checks that both
+// plans agree, then checks every --pretend run and every disk's write
+// both ways.
 func planBoth(t *testing.T, cfg config.Config, imgOf map[string]string) (checked int) {
 	t.Helper()
 	cfg.Storage.Filesystems, cfg.Storage.Raid, cfg.Storage.Luks = nil, nil, nil
 	rec := &recorder{}
-	plan, err := stage.MakePlan(context.Background(), cfg, stage.Options{Runner: rec, Log: testenv.NopLog{}, DeviceTimeout: 5 * time.Second})
+	plan, err := stage.MakePlan(context.Background(), cfg, stage.Options{Runner: rec, Log: testenv.NopLog{}, DeviceTimeout: 5 * time.Second, GPTWriter: stage.WriterSgdisk})
+	goPlan, goErr := stage.MakePlan(context.Background(), cfg, stage.Options{Runner: &command.Exec{}, Log: testenv.NopLog{}, DeviceTimeout: 5 * time.Second})
+	if (err == nil) != (goErr == nil) {
+		t.Fatalf("the stage's plan with sgdisk: %v; with the Go writer: %v", err, goErr)
+	}
+	if err == nil {
+		for i, dp := range plan.Disks {
+			gdp := goPlan.Disks[i]
+			if a, b := planText(dp), planText(gdp); a != b {
+				t.Errorf("disk %s: planned with sgdisk %s; with the Go writer %s", dp.Device, a, b)
+			}
+		}
+	}
 	for i, args := range rec.calls {
 		if len(args) > 0 && args[0] == "--pretend" {
 			checkPretend(t, args, imgOf[args[len(args)-1]], i)
@@ -323,6 +340,16 @@ func planBoth(t *testing.T, cfg config.Config, imgOf map[string]string) (checked
 		}
 	}
 	return checked
+}
+
+// planText is what a disk's plan decides: each partition's fate and
+// sectors, the table after, the operations that write it.
+func planText(dp *stage.DiskPlan) string {
+	var parts []string
+	for _, pp := range dp.Parts {
+		parts = append(parts, fmt.Sprintf("%d:%s:%d+%d", pp.Number, pp.Action, pp.Start, pp.Size))
+	}
+	return fmt.Sprintf("parts %v after %v ops %+v", parts, dp.After.Partitions, dp.Ops)
 }
 
 func TestGPTWriterMatchesSgdiskOnPartitionCases(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ignition-go/ignition/internal/testenv"
+	stage "github.com/ignition-go/ignition/stages/disks"
 )
 
 // refuseUnchanged runs the sequence and wants the disks stage to refuse
@@ -312,32 +313,38 @@ func TestRedteamNestedDevices(t *testing.T) {
 
 // A run with wipeTable killed right after sgdisk --zap-all (no table at
 // all on the disk, the kernel still seeing the old partition) or after the
-// table is written is completed by the next one.
+// table is written (by sgdisk with IGNITION_GPT_WRITER=sgdisk; by
+// internal/gpt, zap and table in one write, killed by the stage's test
+// hook IGNITION_TEST_KILL_AFTER_GPT_WRITE) is completed by the next one.
 func TestRedteamKilledAfterZap(t *testing.T) {
 	requireRoot(t)
-	for _, match := range []string{"--zap-all", "--typecode="} {
+	for _, match := range []string{"--zap-all", "--typecode=", "gpt-write"} {
 		t.Run(strings.TrimLeft(match, "-"), func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t)
 			w.build([]disk{dataDisk()})
-			shims := filepath.Join(w.dir, "shims")
-			os.Mkdir(shims, 0o755)
-			real, err := exec.LookPath("sgdisk")
-			if err != nil {
-				t.Fatal(err)
-			}
 			marker := filepath.Join(w.dir, "killed")
-			script := fmt.Sprintf("#!/bin/sh\n%s \"$@\"; rc=$?\ncase \" $* \" in *%q*) if [ ! -e %s ]; then : > %s; kill -KILL $PPID; fi;; esac\nexit $rc\n", real, match, marker, marker)
-			if err := os.WriteFile(filepath.Join(shims, "sgdisk"), []byte(script), 0o755); err != nil {
-				t.Fatal(err)
+			if match == "gpt-write" {
+				w.env = append(w.env, stage.KillAfterWriteEnv+"="+marker)
+			} else {
+				shims := filepath.Join(w.dir, "shims")
+				os.Mkdir(shims, 0o755)
+				real, err := exec.LookPath("sgdisk")
+				if err != nil {
+					t.Fatal(err)
+				}
+				script := fmt.Sprintf("#!/bin/sh\n%s \"$@\"; rc=$?\ncase \" $* \" in *%q*) if [ ! -e %s ]; then : > %s; kill -KILL $PPID; fi;; esac\nexit $rc\n", real, match, marker, marker)
+				if err := os.WriteFile(filepath.Join(shims, "sgdisk"), []byte(script), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				w.env = append(w.env, "PATH="+shims+":"+os.Getenv("PATH"), stage.WriterEnv+"="+stage.WriterSgdisk)
 			}
-			w.env = append(w.env, "PATH="+shims+":"+os.Getenv("PATH"))
 			w.writeConfig("", cfg(`{"disks": [{"device": "$disk0", "wipeTable": true, "partitions": [
 				{"number": 1, "label": "a", "startMiB": 1, "sizeMiB": 16}, {"number": 2, "label": "b", "sizeMiB": 16}]}],
 				"filesystems": [{"device": "$disk0p2", "format": "ext4", "label": "BEE", "wipeFilesystem": true}]}`))
 			failed, _, log := w.sequence(nil)
 			if _, err := os.Stat(marker); err != nil || failed != "disks" {
-				t.Fatalf("first run: stage %q failed, killed: %v; want the disks stage killed after sgdisk %s\n%s", failed, err, match, log)
+				t.Fatalf("first run: stage %q failed, killed: %v; want the disks stage killed after %s\n%s", failed, err, match, log)
 			}
 			if failed, out, log2 := w.sequence(nil); failed != "" {
 				t.Fatalf("second run: stage %s failed; want it to complete the first\n%s\n%s\n%s", failed, out, log, log2)

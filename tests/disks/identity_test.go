@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ignition-go/ignition/internal/testenv"
+	stage "github.com/ignition-go/ignition/stages/disks"
 )
 
 // fsDisk is a 200 MiB disk whose partition 1 "data" (1 MiB + 128 MiB)
@@ -287,18 +288,22 @@ func TestExclusiveOpenerIsInUse(t *testing.T) {
 	}
 }
 
-// A run killed right after any program the disks stage runs (sgdisk
-// writing the table, before the kernel was told; wipefs; one mkfs) is
-// completed by the next run with the same config. The kill comes from a
-// program of the same name earlier on PATH, which runs the real one, then
-// kills the stage (SIGKILL) the first time it is run with the arguments
-// given.
+// A run killed right after any step of the disks stage that writes (the
+// partition table written, before the kernel was told: by internal/gpt,
+// or by sgdisk with IGNITION_GPT_WRITER=sgdisk; wipefs; one mkfs) is
+// completed by the next run with the same config. The kill after the Go
+// write comes from the stage's test hook (IGNITION_TEST_KILL_AFTER_GPT_WRITE:
+// the stage kills itself with SIGKILL right after gpt.Apply, the first
+// time); after a program, from a program of the same name earlier on
+// PATH, which runs the real one, then kills the stage (SIGKILL) the first
+// time it is run with the arguments given.
 func TestKilledRunIsCompletedByTheNext(t *testing.T) {
 	requireRoot(t)
 	cases := []struct {
-		prog  string
+		prog  string // "gpt": the Go table write
 		match string // a part of the argv the killing run has
 	}{
+		{"gpt", "write"},
 		{"sgdisk", "--typecode="}, // the write, not the dry run
 		{"wipefs", "-a"},
 		{"mkfs.ext4", "NEWDATA"},
@@ -312,22 +317,30 @@ func TestKilledRunIsCompletedByTheNext(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t)
 			w.build([]disk{dataDisk()})
-			shims := filepath.Join(w.dir, "shims")
-			os.Mkdir(shims, 0o755)
-			real, err := exec.LookPath(c.prog)
-			if err != nil {
-				t.Fatal(err)
-			}
 			marker := filepath.Join(w.dir, "killed")
-			script := fmt.Sprintf(`#!/bin/sh
+			switch c.prog {
+			case "gpt":
+				w.env = append(w.env, stage.KillAfterWriteEnv+"="+marker)
+			case "sgdisk":
+				w.env = append(w.env, stage.WriterEnv+"="+stage.WriterSgdisk)
+			}
+			if c.prog != "gpt" {
+				shims := filepath.Join(w.dir, "shims")
+				os.Mkdir(shims, 0o755)
+				real, err := exec.LookPath(c.prog)
+				if err != nil {
+					t.Fatal(err)
+				}
+				script := fmt.Sprintf(`#!/bin/sh
 %s "$@"; rc=$?
 case " $* " in *%q*) if [ ! -e %s ]; then : > %s; kill -KILL $PPID; fi;; esac
 exit $rc
 `, real, c.match, marker, marker)
-			if err := os.WriteFile(filepath.Join(shims, c.prog), []byte(script), 0o755); err != nil {
-				t.Fatal(err)
+				if err := os.WriteFile(filepath.Join(shims, c.prog), []byte(script), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				w.env = append(w.env, "PATH="+shims+":"+os.Getenv("PATH"))
 			}
-			w.env = append(w.env, "PATH="+shims+":"+os.Getenv("PATH"))
 			w.writeConfig("", config)
 			failed, _, log := w.sequence(nil)
 			if _, err := os.Stat(marker); err != nil || failed != "disks" {
