@@ -1,0 +1,131 @@
+package platforms
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ignition-go/ignition/internal/testenv"
+)
+
+// genResult is what the dracut generator left: /run/ignition.env ("" when
+// it wrote none), the units it pulled in, and its kernel log lines.
+type genResult struct {
+	env   string
+	wants []string
+	kmsg  string
+}
+
+// runGenerator runs dracut/30ignition-go/ignition-generator as systemd
+// runs it in the initramfs, with cmdline as /proc/cmdline: in a mount
+// namespace of its own where a file of the test is bind-mounted over
+// /proc/cmdline and over /dev/kmsg, and /run is an empty tmpfs, so that
+// nothing of the machine running the test is read or changed.
+func runGenerator(t *testing.T, cmdline string) genResult {
+	t.Helper()
+	testenv.NeedRoot(t, "a mount namespace with /proc/cmdline bind-mounted")
+	testenv.NeedTools(t, "unshare", "mount", "sh")
+	gen, err := filepath.Abs("../../dracut/30ignition-go/ignition-generator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := t.TempDir()
+	for name, v := range map[string]string{"cmdline": cmdline + "\n", "kmsg": "", "out/.keep": ""} {
+		os.MkdirAll(filepath.Dir(filepath.Join(d, name)), 0o755)
+		if err := os.WriteFile(filepath.Join(d, name), []byte(v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := `set -e
+mount --bind "$D/cmdline" /proc/cmdline
+mount --bind "$D/kmsg" /dev/kmsg
+mount -t tmpfs tmpfs-detect-redteam /run
+sh "$GEN" "$D/out"
+if [ -e /run/ignition.env ]; then cat /run/ignition.env; fi`
+	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script)
+	cmd.Env = append(os.Environ(), "D="+d, "GEN="+gen)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("generator with cmdline %q: %v\n%s", cmdline, err, out)
+	}
+	var wants []string
+	filepath.WalkDir(filepath.Join(d, "out"), func(p string, e os.DirEntry, _ error) error {
+		if e != nil && e.Type()&os.ModeSymlink != 0 {
+			rel, _ := filepath.Rel(filepath.Join(d, "out"), p)
+			wants = append(wants, rel)
+		}
+		return nil
+	})
+	k, _ := os.ReadFile(filepath.Join(d, "kmsg"))
+	return genResult{env: string(out), wants: wants, kmsg: string(k)}
+}
+
+// The kernel command line reaches /run/ignition.env, which systemd reads
+// as an EnvironmentFile= for the command line of every stage: whatever the
+// command line holds, the file is one line PLATFORM_ID=<id> with an id of
+// a-z, 0-9, "-" and "_". An id that cannot be a platform id (empty, a
+// dash echo escape that would start a second line setting IGNITION_ARGS,
+// shell syntax, upper case) becomes a marker the stages refuse with
+// status 2, so that the first boot fails instead of running on another
+// platform or with injected arguments. Quotes are read as the kernel
+// reads them, and the last ignition.firstboot counts.
+func TestGeneratorKernelArguments(t *testing.T) {
+	const bad = "PLATFORM_ID=invalid-kernel-argument-ignition.platform.id\n"
+	for _, c := range []struct {
+		name, cmdline, env string
+		firstboot          bool
+	}{
+		{"no platform: auto", `BOOT_IMAGE=/vmlinuz ro ignition.firstboot`, "PLATFORM_ID=auto\n", true},
+		{"explicit", `ro ignition.firstboot ignition.platform.id=gcp`, "PLATFORM_ID=gcp\n", true},
+		{"the last id counts", `ignition.platform.id=aws ignition.firstboot ignition.platform.id=azure`, "PLATFORM_ID=azure\n", true},
+		{"an empty id then auto", `ignition.firstboot ignition.platform.id= ignition.platform.id=auto`, "PLATFORM_ID=auto\n", true},
+		{"quoted value", `ignition.firstboot ignition.platform.id="aws"`, "PLATFORM_ID=aws\n", true},
+		{"quoted argument", `"ignition.firstboot" "ignition.platform.id=aws"`, "PLATFORM_ID=aws\n", true},
+		{"a glob is not expanded", `ignition.firstboot * /* ignition.platform.id=qemu`, "PLATFORM_ID=qemu\n", true},
+		{"empty id", `ro ignition.firstboot ignition.platform.id=`, bad, true},
+		{"echo escape adding a variable", `ignition.firstboot ignition.platform.id=aws\nIGNITION_ARGS=--config-cache=/sysroot/etc/x`, bad, true},
+		{"echo escape cutting the line", `ignition.firstboot ignition.platform.id=aws\c`, bad, true},
+		{"a backslash continuing the line", `ignition.firstboot ignition.platform.id=aws\`, bad, true},
+		{"shell syntax", `ignition.firstboot ignition.platform.id=$(reboot);x`, bad, true},
+		{"quotes for systemd", `ignition.firstboot ignition.platform.id=aws'x'`, bad, true},
+		{"upper case", `ignition.firstboot ignition.platform.id=AUTO`, bad, true},
+		{"a valid id after a bad one", `ignition.firstboot ignition.platform.id=$(x) ignition.platform.id=aws`, "PLATFORM_ID=aws\n", true},
+		{"firstboot=0 after firstboot", `ignition.firstboot ignition.firstboot=0 ignition.platform.id=aws`, "", false},
+		{"firstboot=1 after firstboot=0", `ignition.firstboot=0 ignition.firstboot=1`, "PLATFORM_ID=auto\n", true},
+		{"not a first boot", `BOOT_IMAGE=/vmlinuz ro quiet`, "", false},
+		{"firstboot=false", `ignition.firstboot=false`, "", false},
+		{"a lookalike", `ignition.firstbootx xignition.firstboot`, "", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := runGenerator(t, c.cmdline)
+			if r.env != c.env {
+				t.Errorf("/run/ignition.env = %q, want %q (kmsg %q)", r.env, c.env, r.kmsg)
+			}
+			pulled := strings.Contains(strings.Join(r.wants, " "), "initrd.target.wants/ignition-complete.target")
+			if pulled != c.firstboot {
+				t.Errorf("stages pulled in: %v, want %v (%v)", pulled, c.firstboot, r.wants)
+			}
+			if c.env == bad && !strings.Contains(r.kmsg, "<3>ignition-generator: kernel argument ignition.platform.id is empty or not a platform id") {
+				t.Errorf("kmsg does not say why: %q", r.kmsg)
+			}
+			if !c.firstboot && !strings.Contains(r.kmsg, "not a first boot") {
+				t.Errorf("kmsg does not say it is not a first boot: %q", r.kmsg)
+			}
+		})
+	}
+
+	// the marker is refused by the binary the unit runs, before any stage
+	// work, with the exit status of a usage error
+	t.Run("the stages refuse the marker", func(t *testing.T) {
+		m := newMachine(t)
+		r := m.run(strings.TrimSuffix(strings.TrimPrefix(bad, "PLATFORM_ID="), "\n"), "fetch-offline")
+		if r.code != 2 || !strings.Contains(r.stderr, `invalid value "invalid-kernel-argument-ignition.platform.id" for flag -platform`) {
+			t.Fatalf("exit %d, want 2 and the flag named\n%s%s", r.code, r.out, r.stderr)
+		}
+		if m.exists("ignition.json") {
+			t.Errorf("a config was cached")
+		}
+	})
+}
