@@ -42,7 +42,9 @@ func resolvePlatform(stateFile string, dryRun bool, logger *log.Logger, stderr i
 		logger.Infof("platform: %s", res)
 	}
 	if warn != nil {
-		logger.Warnf("%v; a later stage finds the platform again", warn)
+		// a record this stage could not write (the next stage detects
+		// again), or one it did not trust (detected again, and replaced)
+		logger.Warnf("%v", warn)
 	}
 	return res.Platform, exitOK
 }

@@ -72,6 +72,11 @@ func readField(path string) string {
 		return ""
 	}
 	defer f.Close()
+	// sysfs attributes are regular files: a FIFO with a writer that never
+	// writes, or a device, would block or read without end
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return ""
+	}
 	b, err := io.ReadAll(io.LimitReader(f, maxField))
 	if err != nil {
 		return ""

@@ -1,12 +1,17 @@
 package detect
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode"
+
+	"golang.org/x/sys/unix"
 )
 
 // Resolver turns the -platform flag into a platform id, once per stage,
@@ -37,21 +42,33 @@ func (rv *Resolver) Resolve(flag string) (res Result, took time.Duration, warn e
 		return Result{flag, "-platform " + flag}, 0, nil, nil
 	}
 	if id, ok := cmdlineID(rv.CmdlinePath); ok && id != Auto {
+		if id == "" {
+			// as the dracut generator: a template's unset variable, not "detect"
+			return Result{}, 0, nil, fmt.Errorf("kernel argument ignition.platform.id= is empty: name a platform, or auto")
+		}
 		if !rv.valid(id) {
 			return Result{}, 0, nil, fmt.Errorf("kernel argument ignition.platform.id=%s: unknown platform", id)
 		}
 		return Result{id, "ignition.platform.id=" + id + " on the kernel command line"}, 0, nil, nil
 	}
 	if rv.CacheFile != "" {
-		if id, ev, ok := readCache(rv.CacheFile); ok && rv.valid(id) {
+		id, ev, rerr := readCache(rv.CacheFile)
+		switch {
+		case rerr == nil && Detectable(id) && rv.valid(id):
 			return Result{id, ev + "; found by an earlier stage, " + rv.CacheFile}, 0, nil, nil
+		case rerr == nil:
+			warn = fmt.Errorf("ignoring the platform record %s: %q is not a platform detection finds", rv.CacheFile, id)
+		case !errors.Is(rerr, fs.ErrNotExist):
+			warn = fmt.Errorf("ignoring the platform record %s: %w", rv.CacheFile, rerr)
 		}
 	}
 	start := time.Now()
 	res = Detect(rv.Sources)
 	took = time.Since(start)
 	if rv.CacheFile != "" && !rv.DryRun {
-		warn = writeCache(rv.CacheFile, res)
+		if werr := writeCache(rv.CacheFile, res); werr != nil {
+			warn = errors.Join(warn, werr)
+		}
 	}
 	return res, took, warn, nil
 }
@@ -59,8 +76,9 @@ func (rv *Resolver) Resolve(flag string) (res Result, took time.Duration, warn e
 func (rv *Resolver) valid(id string) bool { return rv.Valid == nil || rv.Valid(id) }
 
 // cmdlineID is the last ignition.platform.id= on the kernel command line,
-// as the dracut generator reads it.
-func cmdlineID(path string) (string, bool) {
+// as the dracut generator reads it (double quotes removed, as the kernel
+// does); found says whether there is one, id may then be "".
+func cmdlineID(path string) (id string, found bool) {
 	if path == "" {
 		path = "/proc/cmdline"
 	}
@@ -70,23 +88,63 @@ func cmdlineID(path string) (string, bool) {
 	}
 	defer f.Close()
 	b, _ := io.ReadAll(io.LimitReader(f, 64<<10))
-	id, found := "", false
 	for _, arg := range strings.Fields(string(b)) {
-		if v, ok := strings.CutPrefix(arg, "ignition.platform.id="); ok {
+		if v, ok := strings.CutPrefix(strings.ReplaceAll(arg, `"`, ""), "ignition.platform.id="); ok {
 			id, found = v, true
 		}
 	}
-	return id, found && id != ""
+	return id, found
 }
 
-// The cache holds two lines: the id and the evidence.
-func readCache(path string) (id, evidence string, ok bool) {
-	b, err := os.ReadFile(path)
-	if err != nil || len(b) > 4096 {
-		return "", "", false
+// Detectable says whether Detect can find id: the only ids a record of
+// this boot may hold (a record of "file", say, was not written by us).
+func Detectable(id string) bool {
+	switch id {
+	case "metal", "qemu", "nvidiabluefield":
+		return true
+	}
+	for _, l := range labels {
+		if l.platform == id {
+			return true
+		}
+	}
+	for _, rl := range rules {
+		if rl.platform == id {
+			return true
+		}
+	}
+	return false
+}
+
+// The record holds two lines: the id and the evidence. It is read only
+// when it is a regular file (not through a symlink, not a FIFO that would
+// block), of at most 4 KiB; the evidence is logged, so control characters
+// are dropped from it.
+func readCache(path string) (id, evidence string, err error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	if err != nil {
+		return "", "", err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", "", err
+	}
+	if !fi.Mode().IsRegular() || fi.Size() > 4096 {
+		return "", "", fmt.Errorf("not a regular file of at most 4 KiB (%v, %d bytes)", fi.Mode().Type(), fi.Size())
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 4096))
+	if err != nil {
+		return "", "", err
 	}
 	id, evidence, _ = strings.Cut(strings.TrimRight(string(b), "\n"), "\n")
-	return id, evidence, id != ""
+	evidence = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, evidence)
+	return id, evidence, nil
 }
 
 func writeCache(path string, res Result) error {
@@ -109,7 +167,7 @@ func writeCache(path string, res Result) error {
 	}
 	if werr != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("recording the platform in %s: %w", path, werr)
+		return fmt.Errorf("recording the platform in %s (a later stage detects it again): %w", path, werr)
 	}
 	return nil
 }
