@@ -129,3 +129,88 @@ func TestGeneratorKernelArguments(t *testing.T) {
 		}
 	})
 }
+
+// runGrubSnippet runs grub/05_ignition-go as update-grub runs it, with
+// /etc/default/ignition-go holding settings (in a mount namespace, over a
+// tmpfs on /etc/default) and grub-probe and grub-mkrelpath replaced by
+// scripts that describe /boot: its filesystem UUID and its path relative
+// to the root of that filesystem ("/" for a /boot partition, "/boot" for
+// /boot on the root filesystem). It returns grub.cfg's text, stderr and
+// whether it succeeded.
+func runGrubSnippet(t *testing.T, settings, uuid, rel string) (string, string, bool) {
+	t.Helper()
+	testenv.NeedRoot(t, "a mount namespace with /etc/default replaced")
+	testenv.NeedTools(t, "unshare", "mount", "sh", "sed")
+	if _, err := os.Stat("/usr/share/grub/grub-mkconfig_lib"); err != nil {
+		testenv.Skip(t, "grub-mkconfig_lib (package grub-common) is not installed")
+	}
+	snippet, _ := filepath.Abs("../../grub/05_ignition-go")
+	d := t.TempDir()
+	os.WriteFile(filepath.Join(d, "settings"), []byte(settings), 0o644)
+	os.WriteFile(filepath.Join(d, "probe"), []byte("#!/bin/sh\ncase \"$1\" in --target=fs_uuid) echo '"+uuid+"';; --target=fs) echo ext2;; --target=partmap) echo gpt;; esac\n"), 0o755)
+	os.WriteFile(filepath.Join(d, "mkrelpath"), []byte("#!/bin/sh\necho '"+rel+"'\n"), 0o755)
+	script := `set -e
+mount -t tmpfs tmpfs-detect-redteam /etc/default
+cp "$D/settings" /etc/default/ignition-go
+exec sh "$SNIPPET" 2>"$D/stderr"`
+	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script)
+	cmd.Env = append(os.Environ(), "D="+d, "SNIPPET="+snippet, "grub_probe="+filepath.Join(d, "probe"), "grub_mkrelpath="+filepath.Join(d, "mkrelpath"))
+	out, err := cmd.Output()
+	stderr, _ := os.ReadFile(filepath.Join(d, "stderr"))
+	return string(out), string(stderr), err == nil
+}
+
+// The GRUB snippet tests the very file the done unit removes
+// (/boot/ignition.firstboot as the real root sees it), with /boot on its
+// own partition and with /boot on the root filesystem; what it writes is
+// valid GRUB script (grub-script-check); the settings reach the command
+// line literally: a "$" or a '"' in IGNITION_FIRSTBOOT_ARGS is escaped
+// for GRUB's double quotes (else GRUB would expand "$b" to nothing or end
+// the string), and an IGNITION_PLATFORM_ID that is no platform id fails
+// update-grub instead of writing a command line the initramfs refuses.
+func TestGrubSnippetStamp(t *testing.T) {
+	unit, err := os.ReadFile("../../firstboot/ignition-go-firstboot-done.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ConditionPathExists=/boot/ignition.firstboot\n", "ExecStart=/bin/rm -f /boot/ignition.firstboot\n",
+		"ConditionPathExists=/run/ignition-go/firstboot-succeeded\n", "RequiresMountsFor=/boot\n"} {
+		if !strings.Contains(string(unit), want) {
+			t.Fatalf("the done unit lacks %q", want)
+		}
+	}
+	for _, c := range []struct{ layout, rel, stamp string }{
+		{"separate /boot", "/", "/ignition.firstboot"},
+		{"/boot on the root filesystem", "/boot", "/boot/ignition.firstboot"},
+		{"/boot in a btrfs subvolume", "/@/boot", "/@/boot/ignition.firstboot"},
+	} {
+		t.Run(c.layout, func(t *testing.T) {
+			cfg, stderr, ok := runGrubSnippet(t, `IGNITION_FIRSTBOOT_ARGS='rd.neednet=1 ip=dhcp ignition.config.url=http://cfg.example/?a=1&b=$x"y'`+"\n"+`IGNITION_PLATFORM_ID="metal"`+"\n", "0b9f-4c1e", c.rel)
+			if !ok {
+				t.Fatalf("05_ignition-go failed: %s", stderr)
+			}
+			mustContain(t, "grub.cfg", cfg,
+				`search --no-floppy --fs-uuid --set=ignition_boot 0b9f-4c1e`,
+				`-f "(${ignition_boot})`+c.stamp+`" ]; then`,
+				`set ignition_firstboot="ignition.firstboot ignition.platform.id=metal rd.neednet=1 ip=dhcp ignition.config.url=http://cfg.example/?a=1&b=\$x\"y"`)
+			testenv.NeedTools(t, "grub-script-check")
+			f := filepath.Join(t.TempDir(), "grub.cfg")
+			os.WriteFile(f, []byte(cfg), 0o644)
+			if out, err := exec.Command("grub-script-check", f).CombinedOutput(); err != nil {
+				t.Errorf("grub-script-check: %v\n%s\n%s", err, out, cfg)
+			}
+		})
+	}
+	t.Run("no UUID for /boot: no first boot", func(t *testing.T) {
+		cfg, stderr, ok := runGrubSnippet(t, "", "", "/boot")
+		if !ok || strings.TrimSpace(cfg) != `set ignition_firstboot=""` || !strings.Contains(stderr, "cannot find the UUID") {
+			t.Errorf("ok %v, grub.cfg %q, stderr %q", ok, cfg, stderr)
+		}
+	})
+	t.Run("a platform id that is none", func(t *testing.T) {
+		cfg, stderr, ok := runGrubSnippet(t, `IGNITION_PLATFORM_ID="aws ignition.config.url=http://x"`+"\n", "0b9f-4c1e", "/")
+		if ok || !strings.Contains(stderr, "is not a platform id") || strings.Contains(cfg, "ignition.config.url") {
+			t.Errorf("ok %v, grub.cfg %q, stderr %q; want update-grub to fail", ok, cfg, stderr)
+		}
+	})
+}
