@@ -90,6 +90,7 @@ func readField(path string) string {
 type facts struct {
 	dmiDir, sysDir string
 	read           map[string]string
+	probed         []probed // block devices with a filesystem label, once read
 }
 
 func newFacts(s Sources) *facts {
@@ -203,16 +204,19 @@ var rules = []rule{
 	r("openstack", is("product_name", "OpenStack Compute")),
 	r("kubevirt", is("sys_vendor", "KubeVirt")),
 	r("kubevirt", is("product_family", "KubeVirt")),
-	// hypervisors without a cloud
+}
+
+// hypervisors without a cloud: tried after the clouds' identifiers and
+// after an OpenStack config drive (OpenStack on VMware or Hyper-V whose
+// firmware names no cloud)
+var hypervisorRules = []rule{
 	r("hyperv", is("sys_vendor", "Microsoft Corporation"), is("product_name", "Virtual Machine")),
 	r("vmware", has("sys_vendor", "VMware")),
 	r("virtualbox", has("product_name", "VirtualBox")),
 }
 
-// Detect finds the platform. It never fails: what it cannot read counts
-// as absent, and a machine nothing identifies is metal.
-func Detect(s Sources) Result {
-	f := newFacts(s)
+// match returns the first rule of rules all of whose conditions match.
+func match(rules []rule, f *facts) (Result, bool) {
 	for _, rl := range rules {
 		var ev []string
 		for _, c := range rl.all {
@@ -224,8 +228,18 @@ func Detect(s Sources) Result {
 			ev = append(ev, e)
 		}
 		if ev != nil {
-			return Result{rl.platform, strings.Join(ev, ", ")}
+			return Result{rl.platform, strings.Join(ev, ", ")}, true
 		}
+	}
+	return Result{}, false
+}
+
+// Detect finds the platform. It never fails: what it cannot read counts
+// as absent, and a machine nothing identifies is metal.
+func Detect(s Sources) Result {
+	f := newFacts(s)
+	if res, ok := match(rules, f); ok {
+		return res
 	}
 	sys := s.dir(s.SysDir, sysDir)
 	// an NVIDIA BlueField DPU: the boot FIFO's platform device (ACPI MLNXBF04)
@@ -235,7 +249,17 @@ func Detect(s Sources) Result {
 	if res, ok := fwCfgEntry(sys); ok {
 		return res
 	}
-	if res, ok := drive(s); ok {
+	// an OpenStack config drive before the hypervisors: OpenStack on
+	// VMware or Hyper-V whose firmware names no cloud
+	if res, ok := drive(s, f, openstackLabels); ok {
+		return res
+	}
+	if res, ok := match(hypervisorRules, f); ok {
+		return res
+	}
+	// a NoCloud drive after them: on VMware, a cidata ISO is most often
+	// cloud-init's, and the config is in VMware's guestinfo
+	if res, ok := drive(s, f, nocloudLabels); ok {
 		return res
 	}
 	if res, ok := fwCfgDevice(sys); ok {
@@ -275,23 +299,43 @@ func fwCfgDevice(sys string) (Result, bool) {
 // The config-drive labels that name a platform: OpenStack's config drive,
 // and a NoCloud drive, read as Proxmox VE reads it (user-data, else
 // vendor-data, when it is an Ignition config).
-var labels = []struct{ label, platform string }{
-	{"config-2", "openstack"}, {"CONFIG-2", "openstack"},
-	{"cidata", "proxmoxve"}, {"CIDATA", "proxmoxve"},
-}
+type label struct{ label, platform string }
 
-// drive looks for a config drive: first the labels udev published in
-// /dev/disk/by-label, then the labels read from the block devices
-// themselves (udev may not have probed them yet), skipping loop and RAM
-// disks and empty drives.
-func drive(s Sources) (Result, bool) {
+var (
+	openstackLabels = []label{{"config-2", "openstack"}, {"CONFIG-2", "openstack"}}
+	nocloudLabels   = []label{{"cidata", "proxmoxve"}, {"CIDATA", "proxmoxve"}}
+)
+
+// drive looks for a config drive with one of labels: first the labels
+// udev published in /dev/disk/by-label, then the labels read from the
+// block devices themselves (udev may not have probed them yet).
+func drive(s Sources, f *facts, labels []label) (Result, bool) {
 	dev := s.dir(s.DevDir, devDir)
 	for _, l := range labels {
 		if exists(filepath.Join(dev, "disk/by-label", l.label)) {
 			return Result{l.platform, fmt.Sprintf("config drive labelled %s (%s)", l.label, filepath.Join(dev, "disk/by-label", l.label))}, true
 		}
 	}
-	sysb := s.dir(s.SysBlockDir, sysBlock)
+	for _, d := range f.drives(s) {
+		for _, l := range labels {
+			if d.label == l.label {
+				return Result{l.platform, fmt.Sprintf("config drive labelled %s (%s, %s)", d.label, d.path, d.fstype)}, true
+			}
+		}
+	}
+	return Result{}, false
+}
+
+type probed struct{ path, fstype, label string }
+
+// drives reads the filesystem label of each block device once per
+// detection, skipping loop and RAM disks and empty drives.
+func (f *facts) drives(s Sources) []probed {
+	if f.probed != nil {
+		return f.probed
+	}
+	f.probed = []probed{}
+	dev, sysb := s.dir(s.DevDir, devDir), s.dir(s.SysBlockDir, sysBlock)
 	entries, _ := os.ReadDir(sysb)
 	for _, ent := range entries {
 		name := ent.Name()
@@ -301,17 +345,11 @@ func drive(s Sources) (Result, bool) {
 		if readField(filepath.Join(sysb, name, "size")) == "0" {
 			continue
 		}
-		fstype, label := configdrive.Probe(filepath.Join(dev, name))
-		if fstype == "" {
-			continue
-		}
-		for _, l := range labels {
-			if label == l.label {
-				return Result{l.platform, fmt.Sprintf("config drive labelled %s (%s, %s)", label, filepath.Join(dev, name), fstype)}, true
-			}
+		if fstype, label := configdrive.Probe(filepath.Join(dev, name)); fstype != "" {
+			f.probed = append(f.probed, probed{filepath.Join(dev, name), fstype, label})
 		}
 	}
-	return Result{}, false
+	return f.probed
 }
 
 func exists(p string) bool {

@@ -243,3 +243,57 @@ func TestDetectable(t *testing.T) {
 		}
 	}
 }
+
+// A config drive among hypervisors: an OpenStack config drive (config-2)
+// on VMware or plain Hyper-V whose firmware names no cloud (OpenStack's
+// VMware and Hyper-V drivers) is openstack, not the hypervisor, whose
+// provider would find no config; a NoCloud drive (cidata) there stays
+// with the hypervisor (on VMware most often cloud-init's, the config in
+// guestinfo); a QEMU fw_cfg entry, asked for on purpose, wins over a
+// drive. Each device is read once, however many label sets are looked for.
+func TestDetectDriveOnHypervisors(t *testing.T) {
+	vmware := map[string]string{"sys_vendor": "VMware, Inc.\n", "product_name": "VMware7,1\n"}
+	hyperv := map[string]string{"sys_vendor": "Microsoft Corporation\n", "product_name": "Virtual Machine\n", "chassis_asset_tag": "0000-0000\n"}
+	for _, c := range []struct {
+		name  string
+		dmi   map[string]string
+		sys   []string
+		image []byte
+		want  string
+	}{
+		{"vmware + config-2", vmware, nil, iso9660("config-2"), "openstack"},
+		{"hyper-v + CONFIG-2", hyperv, nil, iso9660("CONFIG-2"), "openstack"},
+		{"vmware + cidata", vmware, nil, fat16("cidata"), "vmware"},
+		{"vmware, no drive", vmware, nil, fat16("DATA"), "vmware"},
+		{"qemu fw_cfg entry + config-2", map[string]string{"sys_vendor": "QEMU\n"}, []string{"firmware/qemu_fw_cfg/by_name/opt/com.coreos/config/raw", "{}"}, iso9660("config-2"), "qemu"},
+		{"qemu + cidata, nothing else", map[string]string{"sys_vendor": "QEMU\n"}, nil, fat16("cidata"), "proxmoxve"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := tree(t, c.dmi, c.sys...)
+			write(t, filepath.Join(s.SysBlockDir, "sda/size"), "2048\n")
+			write(t, filepath.Join(s.DevDir, "sda"), string(c.image))
+			if got := Detect(s); got.Platform != c.want {
+				t.Errorf("Detect() = %s; want %s", got, c.want)
+			}
+		})
+	}
+	t.Run("by-label link on vmware", func(t *testing.T) {
+		s := tree(t, vmware)
+		os.MkdirAll(filepath.Join(s.DevDir, "disk/by-label"), 0o755)
+		os.Symlink("../../sr0", filepath.Join(s.DevDir, "disk/by-label/config-2"))
+		if got := Detect(s); got.Platform != "openstack" {
+			t.Errorf("Detect() = %s; want openstack", got)
+		}
+	})
+	t.Run("each device read once", func(t *testing.T) {
+		s := tree(t, map[string]string{"sys_vendor": "Dell Inc.\n"})
+		write(t, filepath.Join(s.SysBlockDir, "sda/size"), "2048\n")
+		write(t, filepath.Join(s.DevDir, "sda"), string(fat16("DATA")))
+		f := newFacts(s)
+		first := f.drives(s)
+		os.Remove(filepath.Join(s.DevDir, "sda"))
+		if len(first) != 1 || len(f.drives(s)) != 1 {
+			t.Errorf("drives: %v then %v; want the one probe kept", first, f.drives(s))
+		}
+	})
+}

@@ -103,12 +103,12 @@ func Detectable(id string) bool {
 	case "metal", "qemu", "nvidiabluefield":
 		return true
 	}
-	for _, l := range labels {
+	for _, l := range append(openstackLabels, nocloudLabels...) {
 		if l.platform == id {
 			return true
 		}
 	}
-	for _, rl := range rules {
+	for _, rl := range append(rules, hypervisorRules...) {
 		if rl.platform == id {
 			return true
 		}
