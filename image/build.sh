@@ -16,8 +16,8 @@
 #
 # Settings (environment): DEB (the package; default: the newest in build/),
 # IMAGE_OUT (build/image), IMAGE_CACHE (.cache/image), IMAGE_SIZE (2G),
-# IMAGE_PLATFORM (qemu; empty: no ignition.platform.id, the platform is
-# detected), IMAGE_HOSTNAME (debian), IMAGE_MIRROR (the host's Debian mirror).
+# IMAGE_PLATFORM (default empty: no ignition.platform.id, the platform is
+# detected from SMBIOS/DMI and the firmware on each boot; an id bakes it in), IMAGE_HOSTNAME (debian), IMAGE_MIRROR (the host's Debian mirror).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -27,7 +27,7 @@ DEB=${DEB:-$(ls -t build/ignition-go_*_amd64.deb 2>/dev/null | head -1)}
 OUT=${IMAGE_OUT:-build/image}
 CACHE=${IMAGE_CACHE:-.cache/image}
 SIZE=${IMAGE_SIZE:-2G}
-PLATFORM=${IMAGE_PLATFORM-qemu}
+PLATFORM=${IMAGE_PLATFORM-}
 HOST=${IMAGE_HOSTNAME:-debian}
 SUITE=bookworm
 MIRROR=${IMAGE_MIRROR:-$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}
