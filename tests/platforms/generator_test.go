@@ -174,9 +174,17 @@ func TestGrubSnippetStamp(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"ConditionPathExists=/boot/ignition.firstboot\n", "ExecStart=/bin/rm -f /boot/ignition.firstboot\n",
-		"ConditionPathExists=/run/ignition-go/firstboot-succeeded\n", "RequiresMountsFor=/boot\n"} {
+		"ConditionPathExists=/run/ignition-go/firstboot-succeeded\n", "RequiresMountsFor=/boot\n",
+		"After=systemd-remount-fs.service\n"} {
 		if !strings.Contains(string(unit), want) {
 			t.Fatalf("the done unit lacks %q", want)
+		}
+	}
+	// a failed mount of the real root (emergency) must not keep the stamp
+	// of a first boot whose stages succeeded
+	for _, l := range strings.Split(string(unit), "\n") {
+		if strings.HasPrefix(l, "After=") && strings.Contains(l, "local-fs.target") {
+			t.Errorf("the done unit waits for local-fs.target: %s", l)
 		}
 	}
 	for _, c := range []struct{ layout, rel, stamp string }{
