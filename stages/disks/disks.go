@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -754,8 +755,11 @@ func syncDisk(ctx context.Context, dp *DiskPlan, o Options, writer string) error
 		return nil
 	}
 	if o.Sys.Matches(dp.Node, dp.After) == nil {
-		if dp.Changes() && writer == WriterSgdisk {
+		switch {
+		case dp.Changes() && writer == WriterSgdisk:
 			settle(ctx, o) // the kernel re-read the table sgdisk wrote: udev's events
+		case dp.Changes():
+			announce(dp, o)
 		}
 		return nil
 	}
@@ -775,8 +779,38 @@ func syncDisk(ctx context.Context, dp *DiskPlan, o Options, writer string) error
 	}
 	if writer == WriterSgdisk {
 		settle(ctx, o)
+	} else if dp.Changes() {
+		announce(dp, o)
 	}
 	return nil
+}
+
+// announce asks udev to probe the disk and each of its partitions again,
+// a "change" uevent for each (as udevadm trigger sends), without waiting
+// for it: a partition whose sectors the new table keeps is neither
+// re-read nor re-added by the kernel, yet its label and GUID, by which
+// udev names /dev/disk/by-partlabel and by-partuuid links, may have
+// changed (sgdisk's own re-read made udev see them).
+func announce(dp *DiskPlan, o Options) {
+	name, err := o.Sys.Name(dp.Node)
+	if err != nil {
+		o.Log.Warnf("disk %s: telling udev about the new table: %v", dp.Device, err)
+		return
+	}
+	parts, err := o.Sys.Partitions(dp.Node)
+	if err != nil {
+		o.Log.Warnf("disk %s: telling udev about the new table: %v", dp.Device, err)
+		return
+	}
+	names := []string{name}
+	for p := range parts {
+		names = append(names, p)
+	}
+	for _, n := range names {
+		if err := os.WriteFile(filepath.Join(o.Sys.Block(), n, "uevent"), []byte("change"), 0); err != nil {
+			o.Log.Warnf("disk %s: telling udev about %s: %v", dp.Device, n, err)
+		}
+	}
 }
 
 // sameLayout compares numbers, starts, sizes and labels.
