@@ -77,7 +77,7 @@ func TestDisksInUseRAIDMemberAndOpenLUKS(t *testing.T) {
 		if !r.why.MatchString(c.out) {
 			t.Errorf("%s with %s: rc %d, output does not match %q:\n%s", c.line, r.config, c.rc, r.why, c.out)
 		}
-		if regexp.MustCompile(`running (sgdisk|mkfs|wipefs|mkswap|cryptsetup|mdadm)|writing the partition table`).MatchString(c.out) {
+		if regexp.MustCompile(`running (sgdisk|mkfs|mkswap|wipefs|cryptsetup luksFormat|mdadm --create)|writing the partition table`).MatchString(c.out) {
 			t.Errorf("%s with %s: wrote before refusing:\n%s", c.line, r.config, c.out)
 		}
 	}
