@@ -106,6 +106,7 @@ bench:
 	./tests/bench/fetch.sh
 	./tests/bench/files.sh
 	./tests/bench/disks.sh
+	./tests/bench/disks4.sh
 
 size: build
 	@ls -l bin/ | awk 'NR>1 {printf "%-22s %6.2f MB (stripped)\n", $$9, $$5/1e6}'
