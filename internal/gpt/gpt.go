@@ -364,6 +364,16 @@ func (t *Table) Marshal() Bytes {
 func (t *Table) protectiveMBR() []byte {
 	m := make([]byte, t.SectorSize)
 	copy(m, t.MBR)
+	if hybridMBR(m) {
+		return m // sgdisk keeps a hybrid MBR as it is
+	}
+	if len(m) >= 512 && (m[510] != 0x55 || m[511] != 0xAA) {
+		// no MBR there: sgdisk keeps the boot code area but not what
+		// would be the disk signature
+		for i := 440; i < 446; i++ {
+			m[i] = 0
+		}
+	}
 	for i := 446; i < 510; i++ {
 		m[i] = 0
 	}
@@ -425,15 +435,18 @@ func (t *Table) Write(w WriterAt) error {
 
 // ZapRanges are the sectors sgdisk --zap-all zeroes on a disk whose
 // table (nil: none readable) has the given array length: sector 0 to the
-// end of the primary array, and as many sectors at the disk's end.
+// last sector of the primary array (never the first usable sector after
+// it: a partition may start there), and the backup array and header at
+// the disk's end.
 func ZapRanges(old *Table, sectorSize int, sectors uint64) [][2]uint64 {
-	n := 1 + entrySectors(DefaultEntries, 128, sectorSize) // header and array
+	as := entrySectors(DefaultEntries, 128, sectorSize)
 	first := uint64(2)
 	if old != nil {
-		n = 1 + old.arraySectors()
+		as = old.arraySectors()
 		first = old.EntriesLBA
 	}
-	head := first + n - 1 // the primary array's last sector
+	head := first + as - 1 // the primary array's last sector
+	n := 1 + as            // the backup array and header
 	if sectors < n {
 		n = sectors
 	}
@@ -449,4 +462,25 @@ func Zap(w WriterAt, old *Table, sectorSize int, sectors uint64) error {
 		}
 	}
 	return nil
+}
+
+// hybridMBR says whether sector 0 is a hybrid MBR: a GPT's 0xEE record
+// beside records of other types (made by sgdisk -h, gdisk's "h", or
+// tools for old BIOS boot). sgdisk writes it back unchanged; a zap
+// zeroes it.
+func hybridMBR(m []byte) bool {
+	if len(m) < 512 || m[510] != 0x55 || m[511] != 0xAA {
+		return false
+	}
+	ee, other := false, false
+	for i := 0; i < 4; i++ {
+		rec := m[446+16*i : 462+16*i]
+		switch {
+		case rec[4] == 0xEE:
+			ee = true
+		case rec[4] != 0 && binary.LittleEndian.Uint32(rec[12:16]) != 0:
+			other = true
+		}
+	}
+	return ee && other
 }
