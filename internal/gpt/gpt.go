@@ -410,8 +410,11 @@ type WriterAt interface {
 }
 
 // Write writes the table: the backup array and header first, then the
-// primary array and header, then the MBR, so a write cut short leaves the
-// old primary or a complete new one. The caller syncs.
+// primary array and header, then the MBR. When w can Sync (an *os.File),
+// the backup is synced before the primary is written, so a write cut
+// short (power lost) leaves a valid copy, the old primary or the new
+// backup, whatever order the kernel writes dirty sectors back in; the
+// caller syncs at the end.
 func (t *Table) Write(w WriterAt) error {
 	b := t.Marshal()
 	ss := int64(t.SectorSize)
@@ -422,10 +425,19 @@ func (t *Table) Write(w WriterAt) error {
 	}{
 		{"backup entry array", b.BackupArray, b.BackupArrayLBA},
 		{"backup header", b.Backup, b.BackupLBA},
+		{"", nil, 0}, // the barrier
 		{"primary entry array", b.PrimaryArray, b.PrimaryArrayLBA},
 		{"primary header", b.Primary, 1},
 		{"protective MBR", b.MBR, 0},
 	} {
+		if p.data == nil {
+			if s, ok := w.(interface{ Sync() error }); ok {
+				if err := s.Sync(); err != nil {
+					return fmt.Errorf("syncing the backup table: %w", err)
+				}
+			}
+			continue
+		}
 		if _, err := w.WriteAt(p.data, int64(p.lba)*ss); err != nil {
 			return fmt.Errorf("writing the %s: %w", p.what, err)
 		}

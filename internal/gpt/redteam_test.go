@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/ignition-go/ignition/internal/testenv"
@@ -171,5 +173,38 @@ func dirty(t *testing.T, img string) {
 		if _, err := f.WriteAt(b, off); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// syncLog records the writes (by first sector) and syncs in order.
+type syncLog struct{ ops []string }
+
+func (l *syncLog) WriteAt(p []byte, off int64) (int, error) {
+	l.ops = append(l.ops, "w"+strconv.FormatInt(off/512, 10))
+	return len(p), nil
+}
+
+func (l *syncLog) Sync() error { l.ops = append(l.ops, "sync"); return nil }
+
+// TestWriteSyncsTheBackupFirst: the new backup reaches the disk before
+// any sector of the primary is written, so power lost halfway leaves the
+// old primary or the new backup whole (with one sync at the end, the
+// kernel could write a new primary header over an old array and leave
+// both copies failing their checksums: a damaged table).
+func TestWriteSyncsTheBackupFirst(t *testing.T) {
+	tab, err := New(512, 131072, GUID{1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.Do(Op{Number: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var l syncLog
+	if err := tab.Write(&l); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(l.ops, " ")
+	if want := "w131039 w131071 sync w2 w1 w0"; got != want {
+		t.Errorf("Write() did %q; want %q", got, want)
 	}
 }
