@@ -35,8 +35,10 @@ type Change struct {
 	Ops      []Op
 }
 
-// ErrForeignMBR says the disk has no GPT but an MBR with partitions:
-// sgdisk would convert them; we refuse (the stage asks for wipeTable).
+// ErrForeignMBR says the disk's sector 0 is an MBR with partitions and
+// no 0xEE record: with no GPT, sgdisk would convert them; with a GPT too,
+// sgdisk refuses (the kernel reads the MBR's). We refuse both (the stage
+// asks for wipeTable).
 var ErrForeignMBR = errors.New("the disk has an MBR partition table, not a GPT")
 
 // Prepare works out the table a Change leaves, without writing: what
@@ -54,6 +56,11 @@ func Prepare(r io.ReaderAt, sectorSize int, sectors uint64, c Change) (t *Table,
 		return nil, nil, err
 	}
 	mbr := make([]byte, sectorSize)
+	if !c.Zap && old != nil && foreignMBR(old.MBR) && !hybridMBR(old.MBR) {
+		// MBR partitions (no 0xEE record) over a GPT: the kernel reads the
+		// MBR's; sgdisk refuses ("Invalid partition data!")
+		return nil, nil, fmt.Errorf("%w (a GPT is there too, but sector 0 holds no protective record)", ErrForeignMBR)
+	}
 	if c.Zap {
 		zap = ZapRanges(old, sectorSize, sectors)
 		old = nil

@@ -95,6 +95,8 @@ func rtCases() []rtCase {
 		{name: "partition to the last usable sector", size: 64 * mib, before: [][]string{{"-n", "1:2048:0"}}, c: Change{Ops: []Op{del(1), {Number: 1, Start: 2048, End: 131038}}}},
 		{name: "past the last usable sector", size: 64 * mib, c: Change{Ops: []Op{{Number: 1, Start: 2048, End: 131039}}}},
 		{name: "number gap", size: 64 * mib, before: [][]string{{"-n", "1:0:+8M", "-n", "3:0:+8M"}}, c: Change{Ops: []Op{mk(2, 0, 0, ""), mk(5, 0, 0, "")}}},
+		{name: "MBR partitions over a GPT", size: 64 * mib, before: [][]string{{"-n", "1:0:+8M"}}, setup: mbrOver("2048,16384,83\n"), c: Change{Ops: []Op{mk(2, 0, 8*M, "")}}},
+		{name: "MBR partitions over a GPT, zap", size: 64 * mib, before: [][]string{{"-n", "1:0:+8M"}}, setup: mbrOver("2048,16384,83\n"), c: Change{Zap: true, Ops: []Op{mk(1, 0, 8*M, "")}}},
 		{name: "zap keeps data at sector 2048", size: 64 * mib, before: [][]string{{"-n", "1:2048:+8M"}}, setup: fsAt(2048 * 512), c: Change{Zap: true, Ops: []Op{{Number: 1, Start: 2048, Size: 8 * M}}}},
 		{name: "zap keeps data at sector 34", size: 64 * mib, before: [][]string{{"-a", "1", "-n", "1:34:+8M"}}, setup: fsAt(34 * 512), c: Change{Zap: true, Ops: []Op{{Number: 1, Start: 34, Size: 8 * M}}}},
 		{name: "zap keeps data at sector 2048, grown", size: 64 * mib, before: [][]string{{"-n", "1:2048:+8M"}}, setup: func(t *testing.T, img string) { fsAt(2048*512)(t, img); truncateTo(80*mib)(t, img) }, c: Change{Zap: true, Ops: []Op{{Number: 1, Start: 2048, Size: 8 * M}}}},
@@ -206,5 +208,17 @@ func TestWriteSyncsTheBackupFirst(t *testing.T) {
 	got := strings.Join(l.ops, " ")
 	if want := "w131039 w131071 sync w2 w1 w0"; got != want {
 		t.Errorf("Write() did %q; want %q", got, want)
+	}
+}
+
+// mbrOver writes MBR partition records over sector 0 of a GPT disk (the
+// GPT headers stay): the kernel then reads the MBR's partitions.
+func mbrOver(script string) func(*testing.T, string) {
+	return func(t *testing.T, img string) {
+		cmd := exec.Command("sfdisk", "-q", "--label", "dos", "--wipe", "never", img)
+		cmd.Stdin = strings.NewReader(script)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("sfdisk: %v: %s", err, out)
+		}
 	}
 }

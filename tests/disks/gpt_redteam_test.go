@@ -3,7 +3,12 @@ package disks
 import (
 	"bytes"
 	"os"
+	"os/exec"
+	"strings"
 	"testing"
+
+	"github.com/ignition-go/ignition/internal/gpt"
+	"github.com/ignition-go/ignition/internal/testenv"
 )
 
 // sector0 reads the first 512 bytes of dev.
@@ -48,4 +53,67 @@ func TestGPTWriteKeepsAHybridMBR(t *testing.T) {
 	if !ok || len(parts) != 3 {
 		t.Errorf("table after: %v (ok %v); want partitions 1, 2 and 3", parts, ok)
 	}
+}
+
+// A disk whose sector 0 holds MBR partitions over an old GPT (an MBR
+// tool run on a GPT disk: the kernel reads the MBR's partitions) is
+// refused before anything is written, as sgdisk refuses it ("Invalid
+// partition data!"); the Go writer made a GPT of it and the MBR's
+// partitions were gone.
+func TestGPTWriteRefusesMBRPartitionsOverAGPT(t *testing.T) {
+	requireRoot(t)
+	testenv.NeedTools(t, "sfdisk")
+	w := newWorld(t)
+	w.build([]disk{dataDisk()})
+	dev := w.subst("$disk0")
+	cmd := exec.Command("sfdisk", "-q", "--label", "dos", "--wipe", "never", "--no-reread", dev)
+	cmd.Stdin = strings.NewReader("2048,65536,83\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sfdisk: %v: %s", err, out)
+	}
+	before := sector0(t, dev)
+	if n := gptUsed(t, dev); n != 1 {
+		t.Fatalf("%d GPT partitions after sfdisk; want 1", n)
+	}
+	w.writeConfig("", cfg(`{"disks": [{"device": "$disk0", "partitions": [
+		{"number": 2, "label": "new", "sizeMiB": 8}]}]}`))
+	failed, out, _ := w.sequence(nil)
+	if failed != "disks" {
+		t.Fatalf("failed stage %q; want the disks stage to refuse the disk", failed)
+	}
+	if !strings.Contains(out, "MBR") {
+		t.Errorf("disks stage output does not name the MBR:\n%s", out)
+	}
+	if after := sector0(t, dev); !bytes.Equal(before, after) {
+		t.Errorf("sector 0 changed:\nbefore % x\nafter  % x", before[440:512], after[440:512])
+	}
+	if n := gptUsed(t, dev); n != 1 {
+		t.Errorf("%d GPT partitions after; want partition 1 alone, untouched", n)
+	}
+}
+
+// gptUsed counts the used entries of dev's GPT (read as gpt.Read does,
+// whatever sector 0 holds).
+func gptUsed(t *testing.T, dev string) int {
+	t.Helper()
+	f, err := os.Open(dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ss, n, err := gpt.Geometry(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, err := gpt.Read(f, ss, n)
+	if err != nil {
+		t.Fatalf("%s: %v", dev, err)
+	}
+	used := 0
+	for _, e := range tab.Entries {
+		if e.Used() {
+			used++
+		}
+	}
+	return used
 }
