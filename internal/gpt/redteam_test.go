@@ -23,6 +23,9 @@ type rtCase struct {
 	setup  func(t *testing.T, img string) // after the sgdisk "before" runs
 	before [][]string
 	c      Change
+	// goRefuses: Apply refuses where sgdisk writes (fail closed on
+	// purpose; see docs/disks.md)
+	goRefuses bool
 }
 
 func truncateTo(size int64) func(*testing.T, string) {
@@ -97,6 +100,10 @@ func rtCases() []rtCase {
 		{name: "number gap", size: 64 * mib, before: [][]string{{"-n", "1:0:+8M", "-n", "3:0:+8M"}}, c: Change{Ops: []Op{mk(2, 0, 0, ""), mk(5, 0, 0, "")}}},
 		{name: "MBR partitions over a GPT", size: 64 * mib, before: [][]string{{"-n", "1:0:+8M"}}, setup: mbrOver("2048,16384,83\n"), c: Change{Ops: []Op{mk(2, 0, 8*M, "")}}},
 		{name: "MBR partitions over a GPT, zap", size: 64 * mib, before: [][]string{{"-n", "1:0:+8M"}}, setup: mbrOver("2048,16384,83\n"), c: Change{Zap: true, Ops: []Op{mk(1, 0, 8*M, "")}}},
+		{name: "GPT with sector 0 zeroed", size: 64 * mib, before: [][]string{{"-n", "1:0:+8M"}}, setup: zeroSector(0), c: Change{Ops: []Op{mk(2, 0, 8*M, "")}}},
+		{name: "GPT with garbage in sector 0", size: 64 * mib, before: [][]string{{"-n", "1:0:+8M"}}, setup: garbage0, c: Change{Ops: []Op{mk(2, 0, 8*M, "")}}},
+		{name: "shrunk disk", size: 64 * mib, before: [][]string{{"-n", "1:0:+8M"}}, setup: truncateTo(48 * mib), c: Change{Ops: []Op{mk(2, 0, 8*M, "")}}, goRefuses: true},
+		{name: "shrunk disk, zap", size: 64 * mib, before: [][]string{{"-n", "1:0:+8M"}}, setup: truncateTo(48 * mib), c: Change{Zap: true, Ops: []Op{mk(1, 0, 8*M, "")}}},
 		{name: "zap keeps data at sector 2048", size: 64 * mib, before: [][]string{{"-n", "1:2048:+8M"}}, setup: fsAt(2048 * 512), c: Change{Zap: true, Ops: []Op{{Number: 1, Start: 2048, Size: 8 * M}}}},
 		{name: "zap keeps data at sector 34", size: 64 * mib, before: [][]string{{"-a", "1", "-n", "1:34:+8M"}}, setup: fsAt(34 * 512), c: Change{Zap: true, Ops: []Op{{Number: 1, Start: 34, Size: 8 * M}}}},
 		{name: "zap keeps data at sector 2048, grown", size: 64 * mib, before: [][]string{{"-n", "1:2048:+8M"}}, setup: func(t *testing.T, img string) { fsAt(2048*512)(t, img); truncateTo(80*mib)(t, img) }, c: Change{Zap: true, Ops: []Op{{Number: 1, Start: 2048, Size: 8 * M}}}},
@@ -118,6 +125,13 @@ func TestRedTeamSameAsSgdisk(t *testing.T) {
 			}
 			c := withGUIDs(rc.c, int64(100+i))
 			mine, sgErr, goErr := bothWays(t, img, c)
+			if rc.goRefuses {
+				if goErr == nil {
+					t.Fatalf("Apply() wrote; want a refusal")
+				}
+				t.Logf("Apply() refuses: %v (sgdisk: %v)", goErr, sgErr)
+				return
+			}
 			if (sgErr == nil) != (goErr == nil) {
 				t.Fatalf("Apply() err = %v; sgdisk err = %v", goErr, sgErr)
 			}
@@ -220,5 +234,21 @@ func mbrOver(script string) func(*testing.T, string) {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("sfdisk: %v: %s", err, out)
 		}
+	}
+}
+
+// garbage0 fills sector 0 with a pattern without the MBR signature.
+func garbage0(t *testing.T, img string) {
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, 512)
+	for i := range b {
+		b[i] = byte(i*7 + 1)
+	}
+	if _, err := f.WriteAt(b, 0); err != nil {
+		t.Fatal(err)
 	}
 }
