@@ -104,6 +104,8 @@ func rtCases() []rtCase {
 		{name: "GPT with garbage in sector 0", size: 64 * mib, before: [][]string{{"-n", "1:0:+8M"}}, setup: garbage0, c: Change{Ops: []Op{mk(2, 0, 8*M, "")}}},
 		{name: "shrunk disk", size: 64 * mib, before: [][]string{{"-n", "1:0:+8M"}}, setup: truncateTo(48 * mib), c: Change{Ops: []Op{mk(2, 0, 8*M, "")}}, goRefuses: true},
 		{name: "shrunk disk, zap", size: 64 * mib, before: [][]string{{"-n", "1:0:+8M"}}, setup: truncateTo(48 * mib), c: Change{Zap: true, Ops: []Op{mk(1, 0, 8*M, "")}}},
+		{name: "pure MBR disk, zap", size: 64 * mib, setup: mbrOver("2048,16384,83\n,,7\n"), c: Change{Zap: true, Ops: []Op{mk(1, 0, 8*M, "")}}},
+		{name: "protective MBR, both headers gone", size: 64 * mib, before: [][]string{{"-n", "1:0:+8M"}}, setup: zeroSector(1, -1), c: Change{Ops: []Op{mk(1, 0, 8*M, "")}}},
 		{name: "zap keeps data at sector 2048", size: 64 * mib, before: [][]string{{"-n", "1:2048:+8M"}}, setup: fsAt(2048 * 512), c: Change{Zap: true, Ops: []Op{{Number: 1, Start: 2048, Size: 8 * M}}}},
 		{name: "zap keeps data at sector 34", size: 64 * mib, before: [][]string{{"-a", "1", "-n", "1:34:+8M"}}, setup: fsAt(34 * 512), c: Change{Zap: true, Ops: []Op{{Number: 1, Start: 34, Size: 8 * M}}}},
 		{name: "zap keeps data at sector 2048, grown", size: 64 * mib, before: [][]string{{"-n", "1:2048:+8M"}}, setup: func(t *testing.T, img string) { fsAt(2048*512)(t, img); truncateTo(80*mib)(t, img) }, c: Change{Zap: true, Ops: []Op{{Number: 1, Start: 2048, Size: 8 * M}}}},
