@@ -768,7 +768,7 @@ func syncDisk(ctx context.Context, dp *DiskPlan, o Options, writer string) error
 	if writer == WriterSgdisk {
 		err = o.Sys.SyncPartitions(dp.Node, dp.After)
 	} else {
-		err = gpt.Tell(ctx, o.Sys, dp.Node, dp.After, partitionNodeTimeout)
+		err = tellRetrying(ctx, dp, o)
 	}
 	if err != nil && strings.Contains(dp.Node, "/loop") && errors.Is(err, unix.EINVAL) {
 		err = fmt.Errorf("%w (a loop device needs partition scanning: losetup --partscan)", err)
@@ -783,6 +783,31 @@ func syncDisk(ctx context.Context, dp *DiskPlan, o Options, writer string) error
 		announce(dp, o)
 	}
 	return nil
+}
+
+// tellRetrying tells the kernel the table the Go writer wrote. Closing
+// the disk after the write wakes udev's watch on it, which re-reads the
+// table and probes the partitions itself, and while it does the kernel
+// answers EBUSY (found in a QEMU guest, a wipeTable rerun over a
+// partition the first boot made). Then the kernel's view is read again
+// (udev's re-read may have made it right) and the telling retried, until
+// partitionNodeTimeout; any other error ends it at once.
+func tellRetrying(ctx context.Context, dp *DiskPlan, o Options) error {
+	deadline := time.Now().Add(partitionNodeTimeout)
+	for tries := 1; ; tries++ {
+		err := gpt.Tell(ctx, o.Sys, dp.Node, dp.After, partitionNodeTimeout)
+		if err == nil || !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
+			return err
+		}
+		if tries == 1 {
+			o.Log.Infof("disk %s: the kernel's partitions are busy (udev re-reading or probing them): %v; trying again until %s", dp.Device, err, partitionNodeTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // announce asks udev to probe the disk and each of its partitions again,
