@@ -2,16 +2,13 @@ package platforms
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -255,7 +252,7 @@ func TestFragmentHardening(t *testing.T) {
 			}}
 		serveAt(t, "169.254.169.254:80", imds)
 		m := newMachine(t)
-		r, rss := m.runRSS("aws", "fetch")
+		r, rss := m.runMeasured("aws", "fetch")
 		c, ok := m.cache()
 		if r.code != 0 || !ok {
 			t.Fatalf("fetch: exit %d\n%s%s", r.code, r.out, r.stderr)
@@ -271,33 +268,6 @@ func TestFragmentHardening(t *testing.T) {
 		mustContain(t, "log", r.out, "/latest/meta-data/public-keys/1/openssh-key is longer than the", "the read budget (1000 reads, 1048576 bytes) is spent")
 		t.Logf("aws, 600 keys of 1 MB: %d key requests, peak RSS %d MiB, %v", keys, rss>>10, r.took.Round(time.Millisecond))
 	})
-}
-
-// runRSS is machine.run that also returns the process's peak RSS in KiB.
-func (m *machine) runRSS(platform, stage string) (result, int64) {
-	m.t.Helper()
-	args := []string{"-platform", platform, "-stage", stage, "-root", m.root, "-log-to-stdout",
-		"-config-cache", filepath.Join(m.state, "ignition.json"), "-state-file", filepath.Join(m.state, "state"),
-		"-neednet", filepath.Join(m.state, "neednet")}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, ignitionBin, args...)
-	cmd.Env = append(os.Environ(), m.env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	err := cmd.Run()
-	r := result{out: out.String(), stderr: errb.String(), took: time.Since(start)}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		m.t.Fatal(err)
-	}
-	var rss int64
-	if u, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = u.Maxrss
-	}
-	return r, rss
 }
 
 // GCE: keys whose google-ssh expireOn has passed are left out, and no

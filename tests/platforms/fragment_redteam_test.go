@@ -386,7 +386,7 @@ func TestFragmentRedteamTransport(t *testing.T) {
 			}
 		}))
 		m := newMachine(t)
-		r, rss := m.runRSS("digitalocean", "fetch")
+		r, rss := m.runMeasured("digitalocean", "fetch")
 		c, ok := m.cache()
 		if r.code != 0 || !ok {
 			t.Fatalf("fetch: exit %d\n%s%s", r.code, r.out, r.stderr)
