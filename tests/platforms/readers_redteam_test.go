@@ -79,23 +79,7 @@ func TestConfigDevicePaths(t *testing.T) {
 	}
 	img := filepath.Join(dir, "paths.img")
 	label := fmt.Sprintf("RTPATH%d", time.Now().UnixNano()%100000)
-	for _, c := range [][]string{{"truncate", "-s", "32M", img}, {"mkfs.ext4", "-q", "-L", label, "-d", content, img}} {
-		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v %s", strings.Join(c, " "), err, out)
-		}
-	}
-	out, err := exec.Command("losetup", "-f", "--show", img).Output()
-	if err != nil {
-		t.Fatalf("losetup: %v", err)
-	}
-	loop := strings.TrimSpace(string(out))
-	t.Cleanup(func() { exec.Command("losetup", "-d", loop).Run() })
-	link := filepath.Join("/dev/disk/by-label", label)
-	os.MkdirAll(filepath.Dir(link), 0o755)
-	if err := os.Symlink(loop, link); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Remove(link) })
+	loop, link := labelledExt4(t, img, label, content)
 
 	mounted := regexp.MustCompile(`mounted on (\S+) with`)
 	for _, c := range []struct {

@@ -56,23 +56,7 @@ func TestConfigDeviceReaders(t *testing.T) {
 	big.Close()
 	img := filepath.Join(dir, "readers.img")
 	label := fmt.Sprintf("RDRS%d", time.Now().UnixNano()%1000000)
-	for _, c := range [][]string{{"truncate", "-s", "32M", img}, {"mkfs.ext4", "-q", "-L", label, "-d", content, img}} {
-		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v %s", strings.Join(c, " "), err, out)
-		}
-	}
-	out, err := exec.Command("losetup", "-f", "--show", img).Output()
-	if err != nil {
-		t.Fatalf("losetup: %v", err)
-	}
-	loop := strings.TrimSpace(string(out))
-	t.Cleanup(func() { exec.Command("losetup", "-d", loop).Run() })
-	link := filepath.Join("/dev/disk/by-label", label)
-	os.MkdirAll(filepath.Dir(link), 0o755)
-	if err := os.Symlink(loop, link); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Remove(link) })
+	loop, link := labelledExt4(t, img, label, content)
 
 	mountOpts := regexp.MustCompile(`mounted on \S+ with (\S+)`)
 	for _, c := range []struct {
@@ -157,4 +141,30 @@ func TestConfigFileFIFO(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "config file: "+m.conf+": not a regular file (a FIFO)") {
 		t.Errorf("file platform, FIFO: exit %d, stderr %q; want a FIFO refused", r.code, r.stderr)
 	}
+}
+
+// labelledExt4 makes img a 32 MiB ext4 with label holding content's files,
+// attaches it to a loop device and links /dev/disk/by-label/<label> to it
+// (this host has no udev), all undone when the test ends; the loop device
+// and the link.
+func labelledExt4(t *testing.T, img, label, content string) (loop, link string) {
+	t.Helper()
+	for _, c := range [][]string{{"truncate", "-s", "32M", img}, {"mkfs.ext4", "-q", "-L", label, "-d", content, img}} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v %s", strings.Join(c, " "), err, out)
+		}
+	}
+	out, err := exec.Command("losetup", "-f", "--show", img).Output()
+	if err != nil {
+		t.Fatalf("losetup: %v", err)
+	}
+	loop = strings.TrimSpace(string(out))
+	t.Cleanup(func() { exec.Command("losetup", "-d", loop).Run() })
+	link = filepath.Join("/dev/disk/by-label", label)
+	os.MkdirAll(filepath.Dir(link), 0o755)
+	if err := os.Symlink(loop, link); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(link) })
+	return loop, link
 }
